@@ -1,0 +1,94 @@
+// The debugger's view of a target: every operation the command language needs,
+// as blocking calls that return std::expected. The live KD session implements it
+// over the link; tests implement it in memory. Callable from any one thread that
+// is not the session's I/O thread (the engine thread, Python, tests).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/wire/context.hpp"
+#include "core/wire/dbgkd.hpp"
+
+namespace openkd::debugger {
+
+/// An operation's failure: one line for the user, and the NTSTATUS the target gave, if any.
+struct Error {
+  std::string message;
+  std::uint32_t ntstatus = 0;
+};
+template <class T>
+using Result = std::expected<T, Error>;
+
+/// Why the target stopped, as the session reports it to the engine.
+struct StopEvent {
+  wire::StateChange change;  // the raw state change (exception / load symbols / command string)
+};
+
+/// Continue and step requests, mapped onto Continue2's control set.
+struct ResumeOptions {
+  std::uint32_t status = wire::kDbgContinue;
+  bool single_step = false;
+  std::uint64_t dr7 = 0;  // hardware breakpoints (Dr0..Dr3 are set in the context first)
+};
+
+/// Things that arrive while the target runs or during a wait.
+struct TargetCallbacks {
+  std::function<void(std::string_view text)> on_print;                  // DbgPrint
+  std::function<std::string(std::string_view prompt, std::uint32_t max)> on_prompt;  // DbgPrompt
+  std::function<void(std::string_view line)> on_notice;                 // link notices (resync, retries)
+};
+
+class Target {
+public:
+  virtual ~Target() = default;
+
+  // --- state
+  virtual const wire::GetVersion64& version() const = 0;
+  virtual std::uint32_t number_processors() const = 0;
+  virtual std::uint16_t current_processor() const = 0;
+  virtual const StopEvent& last_stop() const = 0;
+
+  // --- memory (partial reads return what the target gave; 0 bytes is an Error)
+  virtual Result<std::size_t> read_virtual(std::uint64_t address, std::span<std::uint8_t> out) = 0;
+  virtual Result<std::size_t> write_virtual(std::uint64_t address, wire::ByteView data) = 0;
+  virtual Result<std::size_t> read_physical(std::uint64_t address, std::span<std::uint8_t> out) = 0;
+  virtual Result<std::size_t> write_physical(std::uint64_t address, wire::ByteView data) = 0;
+  virtual Result<std::uint64_t> search_memory(std::uint64_t start, std::uint64_t length, wire::ByteView pattern) = 0;
+  virtual Result<std::uint32_t> fill_memory(std::uint64_t address, std::uint32_t length, wire::ByteView pattern,
+                                            bool physical) = 0;
+
+  // --- processor state (of the current processor)
+  virtual Result<wire::Context> get_context() = 0;
+  virtual Result<void> set_context(const wire::Context& ctx) = 0;
+  virtual Result<wire::SpecialRegisters> get_special_registers() = 0;
+  virtual Result<void> set_special_registers(const wire::SpecialRegisters& s) = 0;
+  /// Control space 0 KPCR, 1 KPRCB, 3 KTHREAD pointers.
+  virtual Result<std::uint64_t> read_control_pointer(std::uint64_t which) = 0;
+  virtual Result<std::uint64_t> read_msr(std::uint32_t msr) = 0;
+  virtual Result<void> write_msr(std::uint32_t msr, std::uint64_t value) = 0;
+  virtual Result<std::uint32_t> read_io(std::uint64_t port, std::uint32_t size) = 0;
+  virtual Result<void> write_io(std::uint64_t port, std::uint32_t size, std::uint32_t value) = 0;
+
+  // --- software breakpoints (the target writes 0xCC and keeps the original byte)
+  virtual Result<std::uint32_t> write_breakpoint(std::uint64_t address) = 0;
+  virtual Result<void> restore_breakpoint(std::uint32_t handle) = 0;
+
+  // --- execution: each returns when the target next stops (state change).
+  virtual Result<StopEvent> resume(const ResumeOptions& options) = 0;
+  /// Requests a break-in; safe to call from any thread (Ctrl-C handler).
+  virtual void request_break() = 0;
+  virtual Result<StopEvent> switch_processor(std::uint16_t processor) = 0;
+  /// Reboot: the target restarts and resynchronises; returns its first stop.
+  virtual Result<StopEvent> reboot() = 0;
+  virtual Result<StopEvent> cause_bugcheck() = 0;
+
+  virtual void set_callbacks(TargetCallbacks callbacks) = 0;
+};
+
+}  // namespace openkd::debugger

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Runs every libFuzzer target in BUILD/fuzz for SECONDS each, each with its own
+# corpus folder under BUILD/corpus, and prints one summary line per target.
+set -e
+build=$1; seconds=${2:-60}
+status=0
+for f in "$build"/fuzz/fuzz_*; do
+  [ -x "$f" ] || continue
+  name=$(basename "$f")
+  corpus="$build/corpus/$name"; mkdir -p "$corpus"
+  log="$build/$name.log"
+  if "$f" -max_total_time="$seconds" -print_final_stats=1 "$corpus" >"$log" 2>&1; then
+    execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+    echo "fuzz: $name ok: $execs execs in ${seconds}s"
+  else
+    echo "fuzz: $name FAILED (see $log)"; tail -30 "$log"; status=1
+  fi
+done
+exit $status
