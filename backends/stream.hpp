@@ -1,0 +1,38 @@
+// Byte-stream transports behind one narrow seam: Unix-socket pipes, TCP, serial
+// lines and pseudo-terminals (termios), and already-open descriptors (the
+// embedded simulator's socketpair). KDNET's datagrams come with the backends issue.
+#pragma once
+#include <boost/asio.hpp>
+#include <expected>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "backends/connect_string.hpp"
+
+namespace openkd::backends {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+class Stream {
+public:
+  virtual ~Stream() = default;
+  /// Reads what is available (at least one byte); EOF and errors come back as codes.
+  virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buf) = 0;
+  virtual asio::awaitable<error_code> write_all(asio::const_buffer buf) = 0;
+  virtual void close() = 0;
+  /// "pipe /tmp/x", "tcp host:port", "serial /dev/ttyS0 @115200" for messages.
+  virtual std::string describe() const = 0;
+};
+
+/// Opens the stream a ConnectSpec names (Pipe, Serial, TcpSerial). The error is one line.
+asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>> async_open_stream(const ConnectSpec& spec);
+
+/// Wraps a connected descriptor (socketpair end, accepted socket) as a Stream; takes ownership.
+std::unique_ptr<Stream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description);
+
+/// Opens a serial device or pseudo-terminal with termios: raw, 8N1, the given baud.
+std::expected<int, std::string> open_serial_fd(const std::string& path, std::uint32_t baud);
+
+}  // namespace openkd::backends
