@@ -42,7 +42,10 @@ enum class Api : std::uint32_t {
   QueryMemory = 0x315C, SwitchPartition = 0x315D, WriteCustomBreakpoint = 0x315E,
   GetContextEx = 0x315F, SetContextEx = 0x3160,
 };
-/// "ReadVirtualMemory" etc.; nullopt for a number that is not a known API.
+/// "ReadVirtualMemory" etc. for every DbgKd API number: the manipulate APIs
+/// above, DebugIo (PrintString, GetString), TraceIo (PrintTrace), control
+/// requests (RequestHardwareBp, ReleaseHardwareBp) and FileIo (CreateFile ...);
+/// nullopt for a number that is none of them.
 std::optional<std::string_view> api_name(std::uint32_t api);
 
 // Union layouts (offsets inside the 40-byte union at packet offset 16).
@@ -114,6 +117,12 @@ struct BusDataArgs {
 struct SwitchPartitionArgs { std::uint32_t partition = 0; bool operator==(const SwitchPartitionArgs&) const = default; };
 struct SpecialCallArgs { std::uint64_t special_call = 0; bool operator==(const SpecialCallArgs&) const = default; };
 struct QuerySpecialCallsArgs { std::uint32_t number_of_special_calls = 0; bool operator==(const QuerySpecialCallsArgs&) const = default; };
+struct WriteCustomBreakpointArgs {
+  std::uint64_t break_point_address = 0, break_point_instruction = 0;
+  std::uint32_t break_point_handle = 0;
+  std::uint8_t break_point_instruction_size = 0, break_point_instruction_alignment = 0;
+  bool operator==(const WriteCustomBreakpointArgs&) const = default;
+};
 struct InternalBreakpointArgs {  // Set: address + flags; Get: all fields
   std::uint64_t break_point_address = 0;
   std::uint32_t flags = 0, calls = 0, max_calls_per_period = 0, min_instructions = 0,
@@ -143,7 +152,11 @@ using ManipulateArgs =
                  RestoreBreakPointArgs, ContinueArgs, Continue2Args, IoArgs, IoExtendedArgs, MsrArgs,
                  QueryMemoryArgs, SearchMemoryArgs, FillMemoryArgs, BreakPointExArgs, BusDataArgs,
                  SwitchPartitionArgs, SpecialCallArgs, QuerySpecialCallsArgs, InternalBreakpointArgs,
-                 GetVersion64>;
+                 GetVersion64, WriteCustomBreakpointArgs>;
+
+/// The union layout that belongs to an API number, default-constructed
+/// (RawUnion for APIs without arguments and for unknown numbers).
+ManipulateArgs args_for_api(std::uint32_t api);
 
 struct Manipulate {
   std::uint32_t api = 0;  // an Api value, or an unknown number (kept as received)
@@ -155,8 +168,14 @@ struct Manipulate {
   bool operator==(const Manipulate&) const = default;
 };
 
+/// Writes the 56-byte header (the held union alternative, padding zeroed) and the data.
 Bytes encode(const Manipulate& m);
 /// Picks the union layout by ApiNumber; an unknown number decodes as RawUnion.
+/// ReturnStatus and the processor fields are kept as received (WinDbg leaves
+/// junk in requests). When data follows, the length field that describes it
+/// must match: ActualBytes (reads), TransferCount (writes), BytesCopied /
+/// ByteCount (GetContextEx / SetContextEx), PatternLength (search, fill),
+/// Length (bus data). An empty data part is a request and is not checked.
 std::expected<Manipulate, DecodeError> decode_manipulate(ByteView body);
 
 // ---- DBGKD_ANY_WAIT_STATE_CHANGE (packet type 7), 240 bytes ---------------
@@ -207,9 +226,14 @@ struct StateChange {
   bool operator==(const StateChange&) const = default;
 };
 Bytes encode(const StateChange& s);
+/// Needs the 240 bytes; NewState picks the union. Exception: NumberParameters
+/// at most 15, anything after the 240 bytes ignored. Load symbols:
+/// PathNameLength must equal the bytes that follow (0 = no path, else the path
+/// and its NUL). Command string: "name\0command\0" must follow.
 std::expected<StateChange, DecodeError> decode_state_change(ByteView body);
 
 // ---- KD_DEBUG_IO (packet type 3) ----------------------------------------
+inline constexpr std::size_t kDebugIoHeaderSize = 16;
 inline constexpr std::uint32_t kDebugIoPrintString = 0x3230, kDebugIoGetString = 0x3231;
 struct DebugIo {
   std::uint32_t api = kDebugIoPrintString;
@@ -220,10 +244,20 @@ struct DebugIo {
   std::uint32_t length_of_string_read = 0;  // GetString: max reply length (request) / actual (reply)
   bool operator==(const DebugIo&) const = default;
 };
+/// Print: LengthOfString = text size. GetString: LengthOfPromptString = text
+/// size, LengthOfStringRead = length_of_string_read.
 Bytes encode(const DebugIo& d);
+/// Print: LengthOfString must equal the text that follows. GetString: the text
+/// must match LengthOfPromptString (the target's prompt) or LengthOfStringRead
+/// (the debugger's answer, which keeps the prompt's length in its header).
 std::expected<DebugIo, DecodeError> decode_debug_io(ByteView body);
 
 // ---- KD_FILE_IO (packet type 11), 64-byte header --------------------------
+// u32 ApiNumber, u32 Status, 56-byte union. CreateFile: DesiredAccess @8,
+// FileAttributes @12, ShareAccess @16, CreateDisposition @20, CreateOptions
+// @24, u64 Handle @32, u64 Length @40. Read/WriteFile: u64 Handle @8, u64
+// Offset @16, u32 Length @24. CloseFile: u64 Handle @8.
+inline constexpr std::size_t kFileIoHeaderSize = 64;
 inline constexpr std::uint32_t kFileIoCreateFile = 0x3430, kFileIoReadFile = 0x3431,
                                kFileIoWriteFile = 0x3432, kFileIoCloseFile = 0x3433;
 struct CreateFileArgs {
@@ -246,10 +280,20 @@ struct FileIo {
   Bytes data;           // ReadFile reply / WriteFile request
   bool operator==(const FileIo&) const = default;
 };
+/// CreateFile: a non-empty path is written NUL-terminated; ReadFile/WriteFile: data follows.
 Bytes encode(const FileIo& f);
+/// ApiNumber picks the union (an unknown number is an error). CreateFile: what
+/// follows the 64 bytes is empty (the answer) or an even-sized UTF-16 path
+/// ending in NUL. ReadFile/WriteFile: when data follows, Length must match it.
 std::expected<FileIo, DecodeError> decode_file_io(ByteView body);
 
 // ---- KD_TRACE_IO (9) and KD_CONTROL_REQUEST (10) ---------------------------
+// DBGKD_TRACE_IO: u32 ApiNumber, u16 ProcessorLevel, u16 Processor, 56-byte
+// union (PrintTrace: u32 LengthOfData); the trace data follows the 64 bytes.
+// DBGKD_CONTROL_REQUEST: u32 ApiNumber, u32 ReturnStatus, 56-byte union
+// (RequestBreakpoint: u32 HardwareBreakPointNumber, u32 Available;
+// ReleaseBreakpoint: u32 HardwareBreakPointNumber, u32 Released).
+inline constexpr std::size_t kTraceIoHeaderSize = 64, kControlRequestSize = 64;
 inline constexpr std::uint32_t kTraceIoPrintTrace = 0x3330;
 inline constexpr std::uint32_t kControlRequestHardwareBp = 0x4300, kControlReleaseHardwareBp = 0x4301;
 struct TraceIo {
@@ -259,13 +303,14 @@ struct TraceIo {
   bool operator==(const TraceIo&) const = default;
 };
 Bytes encode(const TraceIo& t);
+/// LengthOfData must equal the data that follows the 64 bytes.
 std::expected<TraceIo, DecodeError> decode_trace_io(ByteView body);
 
 struct ControlRequest {
   std::uint32_t api = kControlRequestHardwareBp;
   std::uint32_t return_status = 0;
-  std::uint64_t break_point_address = 0;  // RequestHardwareBp / ReleaseHardwareBp
-  std::uint32_t available = 0;
+  std::uint32_t hardware_break_point_number = 0;
+  std::uint32_t available = 0;  // RequestHardwareBp: Available; ReleaseHardwareBp: Released
   bool operator==(const ControlRequest&) const = default;
 };
 Bytes encode(const ControlRequest& c);

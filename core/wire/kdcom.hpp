@@ -2,6 +2,7 @@
 // Wire facts: shared/docs/kd-protocol.md section 1.
 #pragma once
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <string_view>
 
@@ -48,20 +49,35 @@ struct Packet {
 /// Sum of the body bytes as unsigned bytes, mod 2^32.
 std::uint32_t checksum(ByteView body);
 
+/// The 16-byte KD_PACKET header exactly as on the wire (no validation).
+struct Header {
+  std::uint32_t leader = 0;
+  std::uint16_t type = 0;        // a PacketType value, or anything received
+  std::uint16_t byte_count = 0;  // body length
+  std::uint32_t id = 0;
+  std::uint32_t checksum = 0;
+  bool operator==(const Header&) const = default;
+};
+/// Reads the header from the first 16 bytes; shorter input is an error.
+std::expected<Header, DecodeError> decode_header(ByteView bytes);
+
 /// Encodes a packet. Control types get the control leader, ByteCount 0 and
-/// Checksum 0; data types get the data leader and, when `trailer`, 0xAA
-/// (KDNET carries the same packets without it).
+/// Checksum 0 (their body is ignored); data types get the data leader and,
+/// when `trailer`, 0xAA (KDNET carries the same packets without it). The
+/// body must fit ByteCount (u16); the parser refuses bodies over kMaxBody.
 Bytes encode(const Packet& p, bool trailer = true);
 Bytes encode_control(PacketType t, std::uint32_t id);
 
 /// Named framing failures; each is counted by the parser and reported once.
 enum class FrameError {
-  GarbageSkipped,   // bytes outside a packet that are neither a leader nor break-in
-  BadChecksum,      // body sum differs from the header's Checksum
-  MissingTrailer,   // byte after the body is not 0xAA
-  BodyTooLarge,     // ByteCount over 4000
-  UnknownType,      // PacketType 0, 8 or over 12
-  BadControl,       // control leader with a data type, or a control packet with a body
+  GarbageSkipped,   // a run of bytes outside a packet that are neither a leader nor break-in
+                    // (reported once, at the run's first byte; `got` = that byte)
+  BadChecksum,      // body sum differs from the header's Checksum (expected = header, got = sum)
+  MissingTrailer,   // byte after the body is not 0xAA (expected = 0xAA, got = the byte)
+  BodyTooLarge,     // ByteCount over 4000 (expected = 4000, got = ByteCount)
+  UnknownType,      // PacketType 0, 8 or 12 and over (got = PacketType)
+  BadControl,       // control leader with a data type or a body (got = ByteCount),
+                    // or a control type under the data leader
 };
 std::string_view to_string(FrameError e);
 
@@ -80,32 +96,42 @@ struct ParserCounters {
 /// Push parser: feed bytes in pieces of any size; it emits every complete
 /// packet, break-in byte and framing error through the sink, resynchronises on
 /// the next leader after an error, and never reads past what it was given.
+/// The events do not depend on how the input was split.
 /// A data packet with a bad checksum or trailer is reported as an Error whose
 /// `packet` holds the header fields (type, id), so a receiver can answer RESEND.
+/// With expect_trailer = false (KDNET: one packet per datagram, no 0xAA) a
+/// packet ends with its body; the caller reset()s between datagrams.
 class Parser {
 public:
   using Sink = std::function<void(const FrameEvent&)>;
   explicit Parser(Sink sink, bool expect_trailer = true);
   void push(ByteView bytes);
-  /// Forgets any partial packet (after a transport reconnect).
+  /// Forgets any partial packet (after a transport reconnect, or between datagrams).
   void reset();
   const ParserCounters& counters() const { return counters_; }
 
 private:
-  struct Impl;
+  enum class State { Hunt, LeaderDone, Header, Body, Trailer };
   void on_byte(std::uint8_t b);
+  void hunt(std::uint8_t b);
+  void on_header();
+  void on_body_complete();
+  void finish_packet();
+  void skip_garbage(std::size_t n, std::uint8_t first);
+  void error(FrameError e, std::uint32_t expected, std::uint32_t got);
+  void replay(ByteView bytes);
   Sink sink_;
   bool expect_trailer_;
   ParserCounters counters_;
-  // parser state (owned by kdcom.cpp)
-  int state_ = 0;
+  State state_ = State::Hunt;
   std::uint8_t leader_byte_ = 0;
-  int leader_count_ = 0;
+  int leader_count_ = 0;               // identical leader bytes seen so far (0..4)
   std::uint8_t header_[kHeaderSize]{};
   std::size_t header_len_ = 0;
+  Header header_fields_;
   Bytes body_;
-  std::size_t body_len_ = 0;
-  std::size_t garbage_run_ = 0;
+  bool in_garbage_run_ = false;        // a GarbageSkipped event was sent for the current run
+  bool replaying_ = false;             // re-reading bytes of a refused header or trailer
 };
 
 }  // namespace openkd::wire::kdcom
