@@ -9,22 +9,14 @@
 #include <tuple>
 
 #include "backends/connect_string.hpp"
+#include "core/debugger/stream.hpp"
 
 namespace openkd::backends {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-class Stream {
-public:
-  virtual ~Stream() = default;
-  /// Reads what is available (at least one byte); EOF and errors come back as codes.
-  virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buf) = 0;
-  virtual asio::awaitable<error_code> write_all(asio::const_buffer buf) = 0;
-  virtual void close() = 0;
-  /// "pipe /tmp/x", "tcp host:port", "serial /dev/ttyS0 @115200" for messages.
-  virtual std::string describe() const = 0;
-};
+using debugger::Stream;
 
 /// Opens the stream a ConnectSpec names (Pipe, Serial, TcpSerial). The error is one line.
 asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>> async_open_stream(const ConnectSpec& spec);
