@@ -1,0 +1,132 @@
+// KD reliable delivery as an I/O-free state machine (architecture.md, core/link).
+//
+// Bytes and time go in (on_receive, send, on_timer, ...); frames to write and
+// events come out (take_frame, take_event); next_deadline says when on_timer
+// is due. The link never reads a clock, never blocks, never throws.
+//
+// Delivery is stop-and-wait: one data packet in flight, further ones queue.
+// Within a synchronised session every data packet is delivered exactly once
+// and in order. Across a KDCOM RESET the packet pending at that moment may be
+// delivered twice (the ids restart, so the receiver cannot tell a re-send from
+// a new packet; KD's own re-sent state change is the same case). KDNET ids
+// survive a RESET, so there it stays exactly once.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/link/link_types.hpp"
+#include "core/link/packet_ids.hpp"
+#include "core/wire/bytes.hpp"
+#include "core/wire/kdcom.hpp"
+
+namespace openkd::link {
+
+class Link {
+public:
+  explicit Link(LinkConfig config);
+  Link(Link&&) noexcept;
+  Link& operator=(Link&&) noexcept;
+  ~Link();
+
+  // ---- inputs ----
+  /// Bytes from the transport. KDCOM: a stream, in pieces of any size.
+  /// KDNET: exactly one decrypted data-channel payload per call.
+  void on_receive(wire::ByteView bytes, TimePoint now);
+  /// Queues a data packet; it goes out when nothing else is in flight (and,
+  /// on the host, once synchronised).
+  std::expected<void, SendError> send(wire::kdcom::PacketType type, wire::Bytes body, TimePoint now);
+  /// Host: the break-in byte 'b', sent at once, outside any packet.
+  void send_break_in();
+  /// Host: (re)synchronise: send RESET now and every reset_interval until the
+  /// target answers (or a target packet carrying SYNC arrives). Data waits.
+  void start_sync(TimePoint now);
+  /// Time has reached `now`: retransmit, resend RESET or give up as due.
+  void on_timer(TimePoint now);
+
+  // ---- outputs ----
+  /// The next frame to write: one write (KDCOM) or one datagram (KDNET).
+  std::optional<wire::Bytes> take_frame();
+  std::optional<LinkEvent> take_event();
+  /// When on_timer must next be called; nullopt when nothing waits on time.
+  std::optional<TimePoint> next_deadline() const;
+
+  // ---- state ----
+  const LinkCounters& counters() const { return counters_; }
+  const LinkConfig& config() const { return config_; }
+  /// Host: a session is established. A target always counts as synchronised.
+  bool synchronized() const { return sync_ == Sync::Synchronized; }
+  /// Data packets not yet acknowledged (the one in flight included).
+  std::size_t pending_sends() const { return queue_.size() + (in_flight_ ? 1 : 0); }
+  /// The id the next (or the in-flight) data packet carries.
+  std::uint32_t send_id() const { return send_id_; }
+  /// The id expected next from the peer (nullopt: the host has not learned it).
+  std::optional<std::uint32_t> expected_id() const { return expected_; }
+
+private:
+  enum class Sync { Unsynchronized, Resetting, Synchronized };
+  struct Outgoing {
+    wire::kdcom::PacketType type;
+    wire::Bytes body;
+  };
+  struct InFlight {
+    wire::kdcom::Packet packet;
+    int retries = 0;  // timeouts so far
+    int attempts = 0; // retransmissions so far (timeouts and RESENDs)
+    TimePoint deadline{};
+  };
+
+  bool kdcom() const { return config_.scheme == IdScheme::Kdcom; }
+  bool host() const { return config_.role == Role::Host; }
+  bool may_send_data() const { return sync_ == Sync::Synchronized; }
+
+  // receiving (link_receive.cpp)
+  void on_frame(const wire::kdcom::FrameEvent& frame, TimePoint now);
+  void on_control(const wire::kdcom::Packet& packet, TimePoint now);
+  void on_data(wire::kdcom::Packet packet, TimePoint now);
+  void on_data_host(wire::kdcom::Packet packet, TimePoint now);
+  void on_data_target(wire::kdcom::Packet packet, TimePoint now);
+  void on_ack(std::uint32_t id, TimePoint now);
+  void on_resend(TimePoint now);
+  void on_reset(std::uint32_t id, TimePoint now);
+  void on_framing_error(const wire::kdcom::FrameEvent& frame);
+  void accept(wire::kdcom::Packet packet);
+  void drop_duplicate(const wire::kdcom::Packet& packet);
+
+  // sending (link.cpp)
+  void pump(TimePoint now);
+  void transmit(TimePoint now);
+  void retransmit(TimePoint now, bool requested);
+  void complete_send(TimePoint now);
+  void send_control(wire::kdcom::PacketType type, std::uint32_t id);
+  void send_reset(TimePoint now);
+  void synchronize(Synchronized::By by, TimePoint now);
+  void give_up();
+
+  void emit(LinkEvent event) { events_.push_back(std::move(event)); }
+
+  LinkConfig config_;
+  LinkCounters counters_;
+  // The parser's sink appends here; kept on the heap so Link can move.
+  std::unique_ptr<std::vector<wire::kdcom::FrameEvent>> inbox_;
+  wire::kdcom::Parser parser_;
+
+  Sync sync_;
+  std::uint32_t send_id_;
+  std::optional<std::uint32_t> expected_;
+  // Host, KDCOM: the SYNC id last accepted while no other packet has been
+  // accepted since, so a re-sent SYNC packet (our ACK was lost) is a duplicate.
+  std::optional<std::uint32_t> last_sync_accepted_;
+  std::deque<Outgoing> queue_;
+  std::optional<InFlight> in_flight_;
+  int resets_this_sync_ = 0;
+  TimePoint next_reset_{};
+
+  std::deque<wire::Bytes> frames_;
+  std::deque<LinkEvent> events_;
+};
+
+}  // namespace openkd::link

@@ -1,0 +1,227 @@
+// Link: the receiving half. Frames from the parser become ACKs, RESENDs,
+// RESET answers, delivered packets and events. Wire facts:
+// shared/docs/kd-protocol.md section 1 "Packet ids and retries" and section 6.
+#include <algorithm>
+
+#include "core/link/link.hpp"
+
+namespace openkd::link {
+
+using wire::kdcom::FrameError;
+using wire::kdcom::FrameEvent;
+using wire::kdcom::Packet;
+using wire::kdcom::PacketType;
+
+void Link::on_receive(wire::ByteView bytes, TimePoint now) {
+  if (kdcom()) {
+    parser_.push(bytes);
+  } else {
+    // The KDNET target's first data datagram is a 12-byte pseudo packet with
+    // leader 0 (then type 0, length 0 and the host's IPv4 address); it is the
+    // transport's business, not a KD packet.
+    if (bytes.size() >= 4 && std::all_of(bytes.begin(), bytes.begin() + 4, [](auto b) { return b == 0; })) {
+      ++counters_.pseudo_packets;
+      return;
+    }
+    // One packet per datagram: a packet never continues into the next one.
+    parser_.push(bytes);
+    parser_.reset();
+    if (inbox_->empty() && !bytes.empty()) ++counters_.truncated_datagrams;
+  }
+  std::vector<FrameEvent> frames;
+  frames.swap(*inbox_);
+  for (const FrameEvent& frame : frames) on_frame(frame, now);
+}
+
+void Link::on_frame(const FrameEvent& frame, TimePoint now) {
+  switch (frame.kind) {
+    case FrameEvent::Kind::Packet:
+      if (wire::kdcom::is_control(frame.packet.type)) {
+        on_control(frame.packet, now);
+      } else {
+        on_data(frame.packet, now);
+      }
+      break;
+    case FrameEvent::Kind::BreakIn:
+      ++counters_.break_ins_received;
+      // Only a target acts on it; at a debugger it is a stray byte.
+      if (!host()) emit(BreakInReceived{});
+      break;
+    case FrameEvent::Kind::Error:
+      on_framing_error(frame);
+      break;
+  }
+}
+
+void Link::on_framing_error(const FrameEvent& frame) {
+  switch (frame.error) {
+    case FrameError::GarbageSkipped: ++counters_.garbage_runs; break;
+    case FrameError::BadChecksum: ++counters_.bad_checksums; break;
+    case FrameError::MissingTrailer: ++counters_.missing_trailers; break;
+    case FrameError::BodyTooLarge: ++counters_.bodies_too_large; break;
+    case FrameError::UnknownType: ++counters_.unknown_types; break;
+    case FrameError::BadControl: ++counters_.bad_controls; break;
+  }
+  emit(FramingError{frame.error, frame.expected, frame.got});
+  // A data packet that arrived damaged is asked for again (RESEND carries id
+  // 0); the other errors are bytes that were never a packet we could name.
+  if (frame.error == FrameError::BadChecksum || frame.error == FrameError::MissingTrailer ||
+      frame.error == FrameError::BodyTooLarge) {
+    send_control(PacketType::Resend, 0);
+    ++counters_.resends_sent;
+  }
+}
+
+void Link::on_control(const Packet& packet, TimePoint now) {
+  switch (packet.type) {
+    case PacketType::Acknowledge: on_ack(packet.id, now); break;
+    case PacketType::Resend: on_resend(now); break;
+    case PacketType::Reset: on_reset(packet.id, now); break;
+    default: break;
+  }
+}
+
+void Link::on_ack(std::uint32_t id, TimePoint now) {
+  // An ACK may complete the packet in flight even while a host is resetting:
+  // the target sent it before it saw our RESET.
+  if (in_flight_ && id == ids::ack_id(config_.scheme, in_flight_->packet.id)) {
+    ++counters_.acks_received;
+    complete_send(now);
+  } else {
+    ++counters_.stale_acks;
+  }
+}
+
+void Link::on_resend(TimePoint now) {
+  ++counters_.resends_received;
+  // RESEND names no packet: it always means "the one you are waiting on".
+  // It does not count against max_retries (the peer is evidently there).
+  if (in_flight_ && may_send_data()) retransmit(now, true);
+}
+
+void Link::on_reset(std::uint32_t id, TimePoint now) {
+  ++counters_.resets_received;
+  if (!host()) {
+    // The target answers, restarts (KDCOM) or re-aligns (KDNET) its ids and
+    // sends its pending packet again.
+    if (kdcom()) {
+      send_id_ = ids::first_send_id(Role::Target, IdScheme::Kdcom);
+      expected_ = ids::first_receive_id(Role::Target, IdScheme::Kdcom);
+    } else if (ids::is_new(IdScheme::Kdnet, id, *expected_)) {
+      // Behind the expected id is a stale RESET or one for a packet we have.
+      expected_ = id;
+    }
+    send_control(PacketType::Reset, kdcom() ? 0 : send_id_);
+    ++counters_.resets_sent;
+    emit(ResetReceived{});
+    if (in_flight_) {
+      in_flight_->packet.id = send_id_;
+      in_flight_->retries = 0;
+      retransmit(now, true);
+    }
+    return;
+  }
+  // A debugger only takes a RESET as the answer to its own; any other (a
+  // late second answer) has nothing left to do.
+  if (sync_ != Sync::Resetting) return;
+  if (kdcom()) {
+    send_id_ = ids::kKdcomInitial;
+    expected_ = ids::kKdcomInitial;
+    last_sync_accepted_.reset();
+  } else if (!expected_ || ids::is_new(IdScheme::Kdnet, id, *expected_)) {
+    expected_ = id;
+  }
+  synchronize(Synchronized::By::ResetAnswer, now);
+}
+
+void Link::on_data(Packet packet, TimePoint now) {
+  if (host()) {
+    on_data_host(std::move(packet), now);
+  } else {
+    on_data_target(std::move(packet), now);
+  }
+}
+
+void Link::on_data_target(Packet packet, TimePoint now) {
+  const bool fresh = ids::is_new(config_.scheme, packet.id, *expected_);
+  if (fresh && in_flight_ && config_.data_counts_as_ack) {
+    // ReactOS kddll: while KdSendPacket waits for its ACK, a data packet
+    // means the debugger has our packet (it only speaks after it heard us),
+    // so it completes the send; the data packet itself is refused with
+    // RESEND and the debugger sends it again. A duplicate does not count:
+    // it only says our ACK was lost, and is ACKed below.
+    ++counters_.implicit_acks;
+    send_control(PacketType::Resend, 0);
+    ++counters_.resends_sent;
+    complete_send(now);
+    return;
+  }
+  // Every well-framed data packet is ACKed with its own id, duplicates too
+  // (the peer re-sent it because our previous ACK was lost).
+  send_control(PacketType::Acknowledge, ids::ack_id(config_.scheme, packet.id));
+  ++counters_.acks_sent;
+  if (fresh) {
+    expected_ = ids::after_receive(config_.scheme, packet.id);
+    accept(std::move(packet));
+  } else {
+    drop_duplicate(packet);
+  }
+}
+
+void Link::on_data_host(Packet packet, TimePoint now) {
+  const IdScheme scheme = config_.scheme;
+  if (kdcom() && sync_ == Sync::Resetting && !ids::has_sync(scheme, packet.id)) {
+    // Sent before the target saw our RESET. Not ACKed: after answering the
+    // RESET the target sends its pending packet again, with restarted ids.
+    ++counters_.ignored_packets;
+    return;
+  }
+  send_control(PacketType::Acknowledge, ids::ack_id(scheme, packet.id));
+  ++counters_.acks_sent;
+
+  if (ids::has_sync(scheme, packet.id)) {
+    // A target starts its ids over with SYNC after boot and after a RESET.
+    if (last_sync_accepted_ == packet.id) {
+      drop_duplicate(packet);  // the same SYNC packet again: our ACK was lost
+      return;
+    }
+    expected_ = ids::after_receive(scheme, packet.id);
+    last_sync_accepted_ = packet.id;
+    if (sync_ != Sync::Synchronized) {
+      // Nothing of ours went out since we lost sync, so our ids can restart
+      // with the target's (which now expects INITIAL_PACKET_ID).
+      send_id_ = ids::kKdcomInitial;
+      synchronize(Synchronized::By::SyncPacket, now);
+    } else {
+      // The target restarted its ids on its own (a reboot) or after a RESET
+      // we no longer wait on. Our send ids are left alone: resetting them
+      // here could repeat an id the target already took. A debugger that
+      // knows the target rebooted calls start_sync.
+      emit(Synchronized{Synchronized::By::SyncPacket});
+    }
+    accept(std::move(packet));
+    return;
+  }
+
+  if (!expected_) {
+    expected_ = packet.id;  // the first packet we ever see sets the sequence
+  }
+  if (!ids::is_new(scheme, packet.id, *expected_)) {
+    drop_duplicate(packet);
+    return;
+  }
+  expected_ = ids::after_receive(scheme, packet.id);
+  last_sync_accepted_.reset();
+  if (sync_ != Sync::Synchronized) synchronize(Synchronized::By::FirstPacket, now);
+  accept(std::move(packet));
+}
+
+void Link::accept(Packet packet) {
+  ++counters_.packets_received;
+  counters_.bytes_received += packet.body.size();
+  emit(PacketReceived{std::move(packet)});
+}
+
+void Link::drop_duplicate(const Packet&) { ++counters_.duplicates_dropped; }
+
+}  // namespace openkd::link
