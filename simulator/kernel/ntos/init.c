@@ -1,0 +1,97 @@
+/* KiSystemStartup: where every processor begins (ABI.md "Entry"). Processor 0 brings
+ * the system up; the others wait for it, then idle. */
+#include "ki.h"
+
+#define BOOT_STACK_HOME_SPACE 0x28  /* ABI.md: rsp = boot stack top - 0x28 */
+#define BOOT_STACK_SIZE 0x10000
+#define BOOT_OPTIONS_LENGTH 64
+
+SIM_LOADER_BLOCK KeLoaderBlock;             /* processor 0's copy */
+static volatile LONG KiProcessorsReleased;  /* set by processor 0 when the system is up */
+CHAR KiBootOptions[BOOT_OPTIONS_LENGTH];
+
+void *_AddressOfReturnAddress(void);
+
+/* Fills this processor's KPCR/KPRCB and makes the boot context its idle thread. */
+static VOID KiInitializeProcessor(PSIM_LOADER_BLOCK LoaderBlock, ULONG64 BootStackTop) {
+  ULONG Number = LoaderBlock->Processor;
+  PKPCR Pcr = (PKPCR)LoaderBlock->Kpcr[Number];
+  PKPRCB Prcb = &Pcr->Prcb;
+  Pcr->Self = Pcr;
+  Pcr->CurrentPrcb = Prcb;
+  Pcr->MajorVersion = 1;  /* PCR_MAJOR_VERSION */
+  Pcr->MinorVersion = 1;
+  Prcb->Number = Number;
+  Prcb->LegacyNumber = (UCHAR)Number;
+  Prcb->Context = &Prcb->ProcessorState.ContextFrame;
+  Prcb->CpuType = 6;
+  Prcb->MHz = 1000;
+  memcpy(Prcb->VendorString, "SimulatedCPU", 13);
+
+  PKTHREAD Idle = &KiIdleThread[Number];
+  Idle->Header.Type = 6;  /* ThreadObject */
+  InitializeListHead(&Idle->Header.WaitListHead);
+  Idle->InitialStack = Idle->StackBase = Idle->KernelStack = (PVOID)BootStackTop;
+  Idle->StackLimit = (PVOID)(BootStackTop - BOOT_STACK_SIZE);
+  Idle->ApcState.Process = Idle->Process = &KiSystemProcess.Pcb;
+  Idle->State = Running;
+  Idle->SimCreatedOnProcessor = Number;
+  _snprintf(Idle->SimName, sizeof(Idle->SimName), "idle %lu", Number);
+  Prcb->IdleThread = Idle;
+  Prcb->CurrentThread = Idle;
+}
+
+static VOID KiReadBootOptions(VOID) {
+  ULONG Length = DbgPrompt("simkrnl: enter boot options: ", KiBootOptions, sizeof(KiBootOptions));
+  /* A reply typed at a debugger may end in a newline. */
+  while (Length && (KiBootOptions[Length - 1] == '\n' || KiBootOptions[Length - 1] == '\r'))
+    KiBootOptions[--Length] = '\0';
+  if (Length)
+    DbgPrint("simkrnl: boot options: \"%s\"\n", KiBootOptions);
+  else
+    DbgPrint("simkrnl: no boot options\n");
+}
+
+static VOID KiInitializeSystem(PSIM_LOADER_BLOCK LoaderBlock) {
+  KeLoaderBlock = *LoaderBlock;
+  PsInitializeSystemProcess();
+  ExInitializePool(LoaderBlock->PoolBase, LoaderBlock->PoolSize);
+  KdInitializeDebuggerData(LoaderBlock);
+  DbgPrint("simkrnl: %s, %lu processor(s), pool %llu KiB at %p, seed 0x%llx\n", NtBuildLab,
+           KeNumberProcessors, LoaderBlock->PoolSize / 1024, (PVOID)LoaderBlock->PoolBase,
+           LoaderBlock->Seed);
+
+  MiRegisterBootImage(&__ImageBase, u"\\SystemRoot\\system32\\simkrnl.exe", u"simkrnl.exe");
+  PLDR_DATA_TABLE_ENTRY BootDriver = NULL;
+  if (LoaderBlock->DriverBase)
+    BootDriver = MiRegisterBootImage((PVOID)LoaderBlock->DriverBase,
+                                     u"\\SystemRoot\\system32\\drivers\\simdrv.sys", u"simdrv.sys");
+
+  KiReadBootOptions();
+  IopRequestReplacementFile(u"\\SystemRoot\\system32\\drivers\\simdrv2.sys");
+  ExStartSystemWorkers(LoaderBlock->Seed);
+  if (BootDriver)
+    IopCallDriverEntry(BootDriver, u"simdrv");
+  else
+    DbgPrint("simkrnl: no boot driver in the loader block\n");
+
+  DbgPrint("simkrnl: boot complete, %llu KiB of pool free\n", ExQueryPoolBytesFree() / 1024);
+  __atomic_store_n(&KiProcessorsReleased, 1, __ATOMIC_RELEASE);
+}
+
+VOID __declspec(dllexport) KiSystemStartup(PSIM_LOADER_BLOCK LoaderBlock) {
+  ULONG64 BootStackTop = (ULONG64)_AddressOfReturnAddress() + BOOT_STACK_HOME_SPACE;
+  if (LoaderBlock->Processor >= MAXIMUM_PROCESSORS || !LoaderBlock->Kpcr[LoaderBlock->Processor])
+    KiHaltProcessor();
+  KiInitializeProcessor(LoaderBlock, BootStackTop);
+  if (LoaderBlock->Processor == 0) {
+    KiInitializeSystem(LoaderBlock);
+  } else {
+    while (!__atomic_load_n(&KiProcessorsReleased, __ATOMIC_ACQUIRE)) {
+      KeYieldProcessor();
+      KiSimService(SIM_YIELD, 0, 0, 0, 0);
+    }
+    DbgPrint("simkrnl: processor %lu online\n", KeGetCurrentProcessorNumber());
+  }
+  KiIdleLoop();
+}

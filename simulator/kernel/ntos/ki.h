@@ -1,0 +1,68 @@
+/* Internal interfaces between the simulated kernel's own files. */
+#ifndef SIMKERNEL_KI_H
+#define SIMKERNEL_KI_H
+#define SIMKERNEL_BUILDING_KERNEL 1
+#include "../sdk/ntapi.h"
+#include "simsvc.h"
+
+/* Pool tags, as four characters in memory ("Thrd" etc.). */
+#define TAG(a, b, c, d) ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
+
+/* The image this code is linked into; lld-link defines it at the image base. */
+extern IMAGE_DOS_HEADER __ImageBase;
+
+static inline PKPCR KeGetPcr(VOID) {
+  PKPCR Pcr;
+  __asm__ volatile("movq %%gs:0x18, %0" : "=r"(Pcr));  /* KPCR.Self */
+  return Pcr;
+}
+
+static inline PKPRCB KeGetCurrentPrcb(VOID) {
+  PKPRCB Prcb;
+  __asm__ volatile("movq %%gs:0x20, %0" : "=r"(Prcb));  /* KPCR.CurrentPrcb */
+  return Prcb;
+}
+
+static inline void KeYieldProcessor(VOID) { __asm__ volatile("pause"); }
+
+/* Spin locks (the simulator preempts threads at slice ends, so waiters also yield). */
+VOID KeInitializeSpinLock(KSPIN_LOCK *Lock);
+VOID KiAcquireSpinLock(KSPIN_LOCK *Lock);
+VOID KiReleaseSpinLock(KSPIN_LOCK *Lock);
+
+/* pool.c */
+VOID ExInitializePool(ULONG64 Base, ULONG64 Size);
+ULONG64 ExQueryPoolBytesFree(VOID);
+
+/* thread.c */
+extern KTHREAD KiIdleThread[MAXIMUM_PROCESSORS];
+extern EPROCESS KiSystemProcess;
+extern LIST_ENTRY PsActiveProcessHead;
+extern LIST_ENTRY KiThreadListHead;
+extern volatile LONG KiBugCheckActive;
+VOID PsInitializeSystemProcess(VOID);
+NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVOID StartContext,
+                                   PKTHREAD *Thread);
+DECLSPEC_NORETURN VOID KiIdleLoop(VOID);
+DECLSPEC_NORETURN VOID KiHaltProcessor(VOID);
+VOID PspSystemThreadStartup(PKTHREAD Thread);
+/* trap.S: the start stub handed to SIM_CREATE_THREAD (rcx = KTHREAD*). */
+VOID KiStartSystemThread(PKTHREAD Thread);
+
+/* loader.c */
+PLDR_DATA_TABLE_ENTRY MiRegisterBootImage(PVOID Base, PCWSTR FullName, PCWSTR BaseName);
+PLDR_DATA_TABLE_ENTRY MmLoadSystemImage(PCSTR FileName, PCWSTR FullName, PCWSTR BaseName);
+NTSTATUS MmUnloadSystemImage(PLDR_DATA_TABLE_ENTRY Entry);
+NTSTATUS IopCallDriverEntry(PLDR_DATA_TABLE_ENTRY Entry, PCWSTR ServiceName);
+IMAGE_NT_HEADERS64 *RtlImageNtHeader(PVOID Base);
+
+/* kddata.c */
+VOID KdInitializeDebuggerData(PSIM_LOADER_BLOCK LoaderBlock);
+
+/* kdfile.c: files the debugger serves (.kdfiles) */
+VOID IopRequestReplacementFile(PCWSTR Path);
+
+/* workers.c */
+VOID ExStartSystemWorkers(ULONG64 Seed);
+
+#endif

@@ -1,0 +1,163 @@
+/* Threads and processes. The simulator schedules (ABI.md "Scheduling"); the kernel
+ * owns the objects: a KTHREAD and a stack from pool per system thread, one idle
+ * thread per processor for the boot context, and the System process. */
+#include "ki.h"
+
+#define KERNEL_STACK_SIZE 0x4000
+#define SYSTEM_PROCESS_ID 4
+#define DISPATCHER_PROCESS_OBJECT 3
+#define DISPATCHER_THREAD_OBJECT 6
+
+KTHREAD KiIdleThread[MAXIMUM_PROCESSORS];
+EPROCESS KiSystemProcess;
+PEPROCESS PsInitialSystemProcess;
+LIST_ENTRY PsActiveProcessHead = {&PsActiveProcessHead, &PsActiveProcessHead};
+/* Every thread this kernel created, on KTHREAD.SimThreadListEntry. */
+LIST_ENTRY KiThreadListHead = {&KiThreadListHead, &KiThreadListHead};
+static KSPIN_LOCK KiThreadListLock;
+/* System threads get ids 8, 12, 16, ... (4 is the System process). */
+static volatile ULONG KiNextThreadId = 8;
+
+static ULONG64 KiReadCr3(VOID) {
+  ULONG64 Cr3;
+  __asm__ volatile("movq %%cr3, %0" : "=r"(Cr3));
+  return Cr3;
+}
+
+static VOID CopyName(CHAR *Destination, SIZE_T Size, PCSTR Source) {
+  SIZE_T I = 0;
+  for (; Source && Source[I] && I + 1 < Size; ++I)
+    Destination[I] = Source[I];
+  Destination[I] = '\0';
+}
+
+VOID PsInitializeSystemProcess(VOID) {
+  PEPROCESS Process = &KiSystemProcess;
+  Process->Pcb.Header.Type = DISPATCHER_PROCESS_OBJECT;
+  Process->Pcb.DirectoryTableBase = KiReadCr3();
+  InitializeListHead(&Process->Pcb.ProfileListHead);
+  InitializeListHead(&Process->Pcb.ThreadListHead);
+  InitializeListHead(&Process->ThreadListHead);
+  Process->UniqueProcessId = (HANDLE)SYSTEM_PROCESS_ID;
+  CopyName((CHAR *)Process->ImageFileName, sizeof(Process->ImageFileName), "System");
+  InsertTailList(&PsActiveProcessHead, &Process->ActiveProcessLinks);
+  PsInitialSystemProcess = Process;
+}
+
+ULONG KeGetCurrentProcessorNumber(VOID) {
+  ULONG Number;
+  __asm__ volatile("movl %%gs:0x1A4, %0" : "=r"(Number));  /* KPCR.Prcb.Number */
+  return Number;
+}
+
+PKTHREAD KeGetCurrentThread(VOID) {
+  PKTHREAD Thread;
+  __asm__ volatile("movq %%gs:0x188, %0" : "=r"(Thread));  /* KPCR.Prcb.CurrentThread */
+  return Thread;
+}
+
+HANDLE PsGetCurrentThreadId(VOID) {
+  PKTHREAD Thread = KeGetCurrentThread();
+  return Thread ? (HANDLE)(ULONG_PTR)Thread->SimThreadId : NULL;
+}
+
+NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVOID StartContext,
+                                   PKTHREAD *Created) {
+  PKTHREAD Thread = ExAllocatePoolWithTag(NonPagedPool, sizeof(KTHREAD), TAG('T', 'h', 'r', 'e'));
+  PUCHAR Stack = ExAllocatePoolWithTag(NonPagedPool, KERNEL_STACK_SIZE, TAG('S', 't', 'a', 'k'));
+  if (!Thread || !Stack) {
+    ExFreePool(Thread);
+    ExFreePool(Stack);
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  PUCHAR StackTop = Stack + KERNEL_STACK_SIZE;
+  Thread->Header.Type = DISPATCHER_THREAD_OBJECT;
+  InitializeListHead(&Thread->Header.WaitListHead);
+  Thread->StackLimit = Stack;
+  Thread->StackBase = StackTop;
+  Thread->InitialStack = StackTop;
+  Thread->KernelStack = StackTop;
+  InitializeListHead(&Thread->ApcState.ApcListHead[0]);
+  InitializeListHead(&Thread->ApcState.ApcListHead[1]);
+  Thread->ApcState.Process = &KiSystemProcess.Pcb;
+  Thread->Process = &KiSystemProcess.Pcb;
+  Thread->State = Initialized;
+  Thread->SimStartRoutine = StartRoutine;
+  Thread->SimStartContext = StartContext;
+  Thread->SimThreadId = __atomic_fetch_add(&KiNextThreadId, 4, __ATOMIC_RELAXED);
+  Thread->SimCreatedOnProcessor = KeGetCurrentProcessorNumber();
+  CopyName(Thread->SimName, sizeof(Thread->SimName), Name);
+
+  KiAcquireSpinLock(&KiThreadListLock);
+  InsertTailList(&KiThreadListHead, &Thread->SimThreadListEntry);
+  KiReleaseSpinLock(&KiThreadListLock);
+
+  if (Created)
+    *Created = Thread;
+  Thread->State = Ready;
+  KiSimService(SIM_CREATE_THREAD, (ULONG64)Thread, (ULONG64)KiStartSystemThread,
+               (ULONG64)Thread, (ULONG64)StackTop);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ACCESS_MASK DesiredAccess,
+                              PVOID ObjectAttributes, HANDLE ProcessHandle, PCLIENT_ID ClientId,
+                              PKSTART_ROUTINE StartRoutine, PVOID StartContext) {
+  (void)DesiredAccess;
+  (void)ObjectAttributes;
+  (void)ProcessHandle;
+  PKTHREAD Thread = NULL;
+  NTSTATUS Status = PsCreateNamedSystemThread("system", StartRoutine, StartContext, &Thread);
+  if (!NT_SUCCESS(Status))
+    return Status;
+  /* No object manager: the handle is the thread object itself. */
+  if (ThreadHandle)
+    *ThreadHandle = Thread;
+  if (ClientId) {
+    ClientId->UniqueProcess = (HANDLE)SYSTEM_PROCESS_ID;
+    ClientId->UniqueThread = (HANDLE)(ULONG_PTR)Thread->SimThreadId;
+  }
+  return STATUS_SUCCESS;
+}
+
+/* Entered from KiStartSystemThread (trap.S) on the new thread's own stack. */
+VOID PspSystemThreadStartup(PKTHREAD Thread) {
+  Thread->State = Running;
+  Thread->SimStartRoutine(Thread->SimStartContext);
+  PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus) {
+  (void)ExitStatus;
+  PKTHREAD Thread = KeGetCurrentThread();
+  if (Thread)
+    Thread->State = Terminated;
+  /* The thread object and its stack stay: the thread is still running on them. */
+  for (;;)
+    KiSimService(SIM_EXIT_THREAD, 0, 0, 0, 0);
+}
+
+NTSTATUS ZwYieldExecution(VOID) {
+  if (KiBugCheckActive)
+    KiHaltProcessor();
+  KiSimService(SIM_YIELD, 0, 0, 0, 0);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                PLARGE_INTEGER Interval) {
+  (void)WaitMode;
+  (void)Alertable;
+  (void)Interval;
+  return ZwYieldExecution();
+}
+
+VOID KiIdleLoop(VOID) {
+  PKPRCB Prcb = KeGetCurrentPrcb();
+  for (;;) {
+    if (KiBugCheckActive)
+      KiHaltProcessor();
+    Prcb->SimTicksIdle++;
+    KiSimService(SIM_HALT, 0, 0, 0, 0);
+  }
+}

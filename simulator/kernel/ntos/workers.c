@@ -1,0 +1,118 @@
+/* The kernel's own system threads, so a debugger always finds something happening:
+ * a ticker that prints, an image cycler that loads and unloads simdrv2.sys, and a
+ * pool exerciser. Everything counts loop iterations (no clock), so a given seed and
+ * schedule always produce the same output. */
+#include "ki.h"
+
+/* Pacing, in yields: one iteration does WORK_UNITS_PER_ITERATION rounds of mixing
+ * (about ten instructions each) and then yields. */
+#define WORK_UNITS_PER_ITERATION 256
+#define ITERATIONS_PER_TICK 512          /* a "simkrnl: tick" line every this many */
+#define ITERATIONS_BEFORE_LOAD 1024      /* simdrv2.sys absent this long ... */
+#define ITERATIONS_WHILE_LOADED 2048     /* ... then present this long */
+#define POOL_EXERCISE_SLOTS 16
+
+/* Progress, readable by a debugger (dt/dq on these symbols). */
+volatile ULONG64 ExpTickCount;
+volatile ULONG64 ExpTickChecksum;  /* keeps the work observable */
+volatile ULONG64 ExpImageLoadCount;
+volatile ULONG64 ExpPoolExerciseRounds;
+static ULONG64 ExpSeed;
+
+/* xorshift64*: the kernel's deterministic PRNG, seeded from the loader block. */
+static ULONG64 ExpNextRandom(ULONG64 *State) {
+  ULONG64 X = *State ? *State : 0x9E3779B97F4A7C15ull;
+  X ^= X >> 12;
+  X ^= X << 25;
+  X ^= X >> 27;
+  *State = X;
+  return X * 0x2545F4914F6CDD1Dull;
+}
+
+static ULONG64 ExpDoWork(ULONG64 *State) {
+  ULONG64 Sum = 0;
+  for (ULONG I = 0; I < WORK_UNITS_PER_ITERATION; ++I)
+    Sum += ExpNextRandom(State) >> 7;
+  return Sum;
+}
+
+static VOID ExpYieldTimes(ULONG64 Count) {
+  for (ULONG64 I = 0; I < Count; ++I)
+    KeDelayExecutionThread(KernelMode, FALSE, NULL);
+}
+
+static VOID ExpTickWorker(PVOID Context) {
+  (void)Context;
+  ULONG64 State = ExpSeed ^ 0x7469636Bull;  /* "tick" */
+  for (ULONG64 Iteration = 1;; ++Iteration) {
+    ExpTickChecksum ^= ExpDoWork(&State);
+    if (Iteration % ITERATIONS_PER_TICK == 0) {
+      ULONG64 Tick = ++ExpTickCount;
+      DbgPrint("simkrnl: tick %llu on cpu %lu\n", Tick, KeGetCurrentProcessorNumber());
+    }
+    KeDelayExecutionThread(KernelMode, FALSE, NULL);
+  }
+}
+
+static VOID ExpImageCycler(PVOID Context) {
+  (void)Context;
+  for (;;) {
+    ExpYieldTimes(ITERATIONS_BEFORE_LOAD);
+    PLDR_DATA_TABLE_ENTRY Entry = MmLoadSystemImage(
+        "simdrv2.sys", u"\\SystemRoot\\system32\\drivers\\simdrv2.sys", u"simdrv2.sys");
+    if (!Entry) {
+      /* Nothing to cycle (the simulator has no simdrv2.sys): stop quietly. */
+      PsTerminateSystemThread(STATUS_UNSUCCESSFUL);
+    }
+    ++ExpImageLoadCount;
+    if (NT_SUCCESS(IopCallDriverEntry(Entry, u"simdrv2")))
+      ExpYieldTimes(ITERATIONS_WHILE_LOADED);
+    MmUnloadSystemImage(Entry);
+  }
+}
+
+/* Allocates and frees pool blocks of random sizes, filled with a pattern it checks. */
+static VOID ExpPoolExerciser(PVOID Context) {
+  (void)Context;
+  ULONG64 State = ExpSeed ^ 0x706F6F6Cull;  /* "pool" */
+  PUCHAR Slots[POOL_EXERCISE_SLOTS] = {0};
+  SIZE_T Sizes[POOL_EXERCISE_SLOTS] = {0};
+  for (;;) {
+    ULONG Slot = (ULONG)(ExpNextRandom(&State) % POOL_EXERCISE_SLOTS);
+    if (Slots[Slot]) {
+      for (SIZE_T I = 0; I < Sizes[Slot]; ++I)
+        if (Slots[Slot][I] != (UCHAR)(Slot + I))
+          KeBugCheckEx(0x19 /* BAD_POOL_HEADER */, 0x20, (ULONG_PTR)Slots[Slot], I, Slot);
+      ExFreePoolWithTag(Slots[Slot], TAG('E', 'x', 'P', 'l'));
+      Slots[Slot] = NULL;
+    } else {
+      SIZE_T Size = 16 + (SIZE_T)(ExpNextRandom(&State) % 2048);
+      PUCHAR Block = ExAllocatePoolWithTag(NonPagedPool, Size, TAG('E', 'x', 'P', 'l'));
+      if (Block) {
+        for (SIZE_T I = 0; I < Size; ++I)
+          Block[I] = (UCHAR)(Slot + I);
+        Slots[Slot] = Block;
+        Sizes[Slot] = Size;
+      }
+    }
+    ++ExpPoolExerciseRounds;
+    ExpYieldTimes(4);
+  }
+}
+
+VOID ExStartSystemWorkers(ULONG64 Seed) {
+  static const struct {
+    PCSTR Name;
+    PKSTART_ROUTINE Routine;
+  } Workers[] = {
+      {"tick worker", ExpTickWorker},
+      {"image cycler", ExpImageCycler},
+      {"pool exerciser", ExpPoolExerciser},
+  };
+  ExpSeed = Seed;
+  for (SIZE_T I = 0; I < ARRAYSIZE(Workers); ++I) {
+    NTSTATUS Status = PsCreateNamedSystemThread(Workers[I].Name, Workers[I].Routine, NULL, NULL);
+    if (!NT_SUCCESS(Status))
+      DbgPrint("simkrnl: cannot create the %s: 0x%08lx\n", Workers[I].Name, Status);
+  }
+}
