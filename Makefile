@@ -45,9 +45,9 @@ pytest: build
 
 test: ctest pytest fuzz-smoke
 
-# libFuzzer targets need clang-14; they live in their own build tree.
+# libFuzzer targets need clang-16 (see CMakeLists.txt); they live in their own build tree.
 build/fuzz/build.ninja: | deps
-	CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DOPENKD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	CC=clang-16 CXX=clang++-16 cmake -S . -B build/fuzz -G Ninja -DOPENKD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 fuzz: build/fuzz/build.ninja
 	cmake --build build/fuzz -j $(JOBS)
