@@ -22,6 +22,10 @@ typedef struct _SIMDRV_WORK_ITEM {
  * cannot see the NULL and must emit the write. */
 static PSIMDRV_WORK_ITEM volatile SimdrvCorruptedItem;
 
+/* Absolute pointers in data (not const, so they stay in data): the loader must apply
+ * base relocations to these. */
+PCSTR SimdrvChainNames[] = {"Level1", "Level2", "Level3", "Level4", "Level5"};
+
 #define CHAIN __declspec(noinline) __attribute__((disable_tail_calls))
 
 CHAIN ULONG64 Level5(PSIMDRV_WORK_ITEM Item, ULONG64 Value) {
@@ -78,7 +82,9 @@ static VOID SimdrvWorker(PVOID Context) {
     Item->Checksum ^= Level1(Item, Item->Pass);
     SimdrvPasses = Item->Pass;
     if (Item->Pass % PASSES_PER_REPORT == 0)
-      DbgPrint("simdrv: pass %llu, checksum %016llx\n", Item->Pass, Item->Checksum);
+      DbgPrint("simdrv: pass %llu through %s..%s, checksum %016llx\n", Item->Pass,
+               SimdrvChainNames[0], SimdrvChainNames[ARRAYSIZE(SimdrvChainNames) - 1],
+               Item->Checksum);
     KeDelayExecutionThread(KernelMode, FALSE, NULL);
   }
 }

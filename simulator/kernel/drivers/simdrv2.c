@@ -7,6 +7,9 @@
 /* Filled by DriverEntry; a debugger can dump it while the driver is loaded. */
 __declspec(dllexport) ULONG Simdrv2Table[TABLE_SIZE];
 static ULONG Simdrv2Sum;
+/* An absolute pointer in data (not const, so it stays in data): the image carries
+ * base relocations. */
+PCSTR Simdrv2Greeting = "simdrv2: DriverEntry: loaded at %p, %lu bytes, on cpu %lu\n";
 
 static __declspec(noinline) ULONG Simdrv2FillTable(ULONG Seed) {
   ULONG Sum = 0;
@@ -26,8 +29,8 @@ __declspec(dllexport) NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject,
                                            PUNICODE_STRING RegistryPath) {
   (void)RegistryPath;
   Simdrv2Sum = Simdrv2FillTable((ULONG)(ULONG_PTR)DriverObject->DriverStart);
-  DbgPrint("simdrv2: DriverEntry: loaded at %p, %lu bytes, on cpu %lu\n",
-           DriverObject->DriverStart, DriverObject->DriverSize, KeGetCurrentProcessorNumber());
+  DbgPrint(Simdrv2Greeting, DriverObject->DriverStart, DriverObject->DriverSize,
+           KeGetCurrentProcessorNumber());
   DriverObject->DriverUnload = DriverUnload;
   return STATUS_SUCCESS;
 }
