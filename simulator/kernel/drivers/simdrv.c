@@ -73,7 +73,9 @@ CHAIN ULONG64 Level1(PSIMDRV_WORK_ITEM Item, ULONG64 Seed) {
   return Result ^ Data[Result & 7];
 }
 
-static VOID SimdrvWorker(PVOID Context) {
+/* External linkage, so stack walks through the PDB publics name it. */
+VOID SimdrvWorkerThread(PVOID Context);
+VOID SimdrvWorkerThread(PVOID Context) {
   PSIMDRV_WORK_ITEM Item = Context;
   DbgPrint("simdrv: worker thread %p running on cpu %lu\n", KeGetCurrentThread(),
            KeGetCurrentProcessorNumber());
@@ -99,7 +101,7 @@ __declspec(dllexport) NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject,
     return STATUS_INSUFFICIENT_RESOURCES;
   HANDLE Thread;
   NTSTATUS Status =
-      PsCreateSystemThread(&Thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, SimdrvWorker, Item);
+      PsCreateSystemThread(&Thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, SimdrvWorkerThread, Item);
   if (!NT_SUCCESS(Status)) {
     ExFreePoolWithTag(Item, SIMDRV_TAG);
     return Status;

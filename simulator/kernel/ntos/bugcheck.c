@@ -41,8 +41,8 @@ VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, 
   KiBugCheckData[2] = P2;
   KiBugCheckData[3] = P3;
   KiBugCheckData[4] = P4;
-  DbgPrint("\n*** Fatal System Error: 0x%08lx (0x%016llx,0x%016llx,0x%016llx,0x%016llx)\n\n",
-           BugCheckCode, (ULONG64)P1, (ULONG64)P2, (ULONG64)P3, (ULONG64)P4);
+  /* No text of its own: as on Windows, the debugger prints "*** Fatal System Error"
+   * after reading KiBugCheckData. */
   DbgBreakPointWithStatus(DBG_STATUS_BUGCHECK_FIRST);
   KiHaltProcessor();
 }

@@ -4,6 +4,11 @@
  * schedule always produce the same output. */
 #include "ki.h"
 
+/* Thread routines have external linkage so they are PDB publics: stack walks name them. */
+VOID ExpTickWorker(PVOID Context);
+VOID ExpImageCycler(PVOID Context);
+VOID ExpPoolExerciser(PVOID Context);
+
 /* Pacing, in yields: one iteration does WORK_UNITS_PER_ITERATION rounds of mixing
  * (about ten instructions each) and then yields. */
 #define WORK_UNITS_PER_ITERATION 256
@@ -41,7 +46,7 @@ static VOID ExpYieldTimes(ULONG64 Count) {
     KeDelayExecutionThread(KernelMode, FALSE, NULL);
 }
 
-static VOID ExpTickWorker(PVOID Context) {
+VOID ExpTickWorker(PVOID Context) {
   (void)Context;
   ULONG64 State = ExpSeed ^ 0x7469636Bull;  /* "tick" */
   for (ULONG64 Iteration = 1;; ++Iteration) {
@@ -54,7 +59,7 @@ static VOID ExpTickWorker(PVOID Context) {
   }
 }
 
-static VOID ExpImageCycler(PVOID Context) {
+VOID ExpImageCycler(PVOID Context) {
   (void)Context;
   for (;;) {
     ExpYieldTimes(ITERATIONS_BEFORE_LOAD);
@@ -72,7 +77,7 @@ static VOID ExpImageCycler(PVOID Context) {
 }
 
 /* Allocates and frees pool blocks of random sizes, filled with a pattern it checks. */
-static VOID ExpPoolExerciser(PVOID Context) {
+VOID ExpPoolExerciser(PVOID Context) {
   (void)Context;
   ULONG64 State = ExpSeed ^ 0x706F6F6Cull;  /* "pool" */
   PUCHAR Slots[POOL_EXERCISE_SLOTS] = {0};
