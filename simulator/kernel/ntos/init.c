@@ -41,15 +41,69 @@ static VOID KiInitializeProcessor(PSIM_LOADER_BLOCK LoaderBlock, ULONG64 BootSta
   Prcb->CurrentThread = Idle;
 }
 
+/* Boot options are space-separated words: "tick=N", "load=N", "loaded=N" (decimal
+ * iteration counts, see SYSTEM_WORKER_PACING) and "quiet" (no tick lines). Unknown
+ * words are reported and ignored. */
+static BOOLEAN KiParseNumber(PCSTR Text, SIZE_T Length, ULONG64 *Value) {
+  ULONG64 Result = 0;
+  if (Length == 0 || Length > 18)
+    return FALSE;
+  for (SIZE_T I = 0; I < Length; ++I) {
+    if (Text[I] < '0' || Text[I] > '9')
+      return FALSE;
+    Result = Result * 10 + (ULONG64)(Text[I] - '0');
+  }
+  *Value = Result;
+  return TRUE;
+}
+
+static BOOLEAN KiApplyBootOption(PCSTR Word, SIZE_T Length) {
+  static const struct {
+    PCSTR Name;
+    ULONG64 *Field;
+  } Numbers[] = {
+      {"tick", &ExpPacing.TickPeriod},
+      {"load", &ExpPacing.LoadDelay},
+      {"loaded", &ExpPacing.LoadedTime},
+  };
+  if (Length == 5 && memcmp(Word, "quiet", 5) == 0) {
+    ExpPacing.TickPeriod = 0;
+    return TRUE;
+  }
+  for (SIZE_T I = 0; I < ARRAYSIZE(Numbers); ++I) {
+    SIZE_T NameLength = strlen(Numbers[I].Name);
+    if (Length > NameLength && memcmp(Word, Numbers[I].Name, NameLength) == 0 &&
+        Word[NameLength] == '=')
+      return KiParseNumber(Word + NameLength + 1, Length - NameLength - 1, Numbers[I].Field);
+  }
+  return FALSE;
+}
+
+static VOID KiApplyBootOptions(PCSTR Options) {
+  for (PCSTR P = Options; *P;) {
+    while (*P == ' ' || *P == '\t')
+      ++P;
+    PCSTR Word = P;
+    while (*P && *P != ' ' && *P != '\t')
+      ++P;
+    if (P > Word && !KiApplyBootOption(Word, (SIZE_T)(P - Word)))
+      DbgPrint("simkrnl: ignoring boot option \"%.*s\"\n", (int)(P - Word), Word);
+  }
+}
+
 static VOID KiReadBootOptions(VOID) {
   ULONG Length = DbgPrompt("simkrnl: enter boot options: ", KiBootOptions, sizeof(KiBootOptions));
   /* A reply typed at a debugger may end in a newline. */
   while (Length && (KiBootOptions[Length - 1] == '\n' || KiBootOptions[Length - 1] == '\r'))
     KiBootOptions[--Length] = '\0';
-  if (Length)
+  if (Length) {
     DbgPrint("simkrnl: boot options: \"%s\"\n", KiBootOptions);
-  else
+    KiApplyBootOptions(KiBootOptions);
+  } else {
     DbgPrint("simkrnl: no boot options\n");
+  }
+  DbgPrint("simkrnl: pacing: tick every %llu, simdrv2.sys load after %llu, unload after %llu\n",
+           ExpPacing.TickPeriod, ExpPacing.LoadDelay, ExpPacing.LoadedTime);
 }
 
 static VOID KiInitializeSystem(PSIM_LOADER_BLOCK LoaderBlock) {

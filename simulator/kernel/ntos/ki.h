@@ -63,6 +63,12 @@ VOID KdInitializeDebuggerData(PSIM_LOADER_BLOCK LoaderBlock);
 VOID IopRequestReplacementFile(PCWSTR Path);
 
 /* workers.c */
+typedef struct _SYSTEM_WORKER_PACING {
+  ULONG64 TickPeriod;   /* iterations between tick lines; 0: no tick lines */
+  ULONG64 LoadDelay;    /* yields before each load of simdrv2.sys */
+  ULONG64 LoadedTime;   /* yields simdrv2.sys stays loaded */
+} SYSTEM_WORKER_PACING;
+extern SYSTEM_WORKER_PACING ExpPacing;
 VOID ExStartSystemWorkers(ULONG64 Seed);
 
 #endif

@@ -9,13 +9,19 @@ VOID ExpTickWorker(PVOID Context);
 VOID ExpImageCycler(PVOID Context);
 VOID ExpPoolExerciser(PVOID Context);
 
-/* Pacing, in yields: one iteration does WORK_UNITS_PER_ITERATION rounds of mixing
- * (about ten instructions each) and then yields. */
+/* One iteration does WORK_UNITS_PER_ITERATION rounds of mixing (about ten
+ * instructions each) and then yields. */
 #define WORK_UNITS_PER_ITERATION 256
-#define ITERATIONS_PER_TICK 512          /* a "simkrnl: tick" line every this many */
-#define ITERATIONS_BEFORE_LOAD 1024      /* simdrv2.sys absent this long ... */
-#define ITERATIONS_WHILE_LOADED 2048     /* ... then present this long */
 #define POOL_EXERCISE_SLOTS 16
+#define POOL_EXERCISE_YIELDS 4
+
+/* Pacing in iterations, set from the boot options (KiApplyBootOptions). Defaults
+ * give a tick line about every 3-4 million instructions on one processor. */
+SYSTEM_WORKER_PACING ExpPacing = {
+    .TickPeriod = 1024,      /* a "simkrnl: tick" line every this many iterations */
+    .LoadDelay = 1536,       /* simdrv2.sys absent this long ... */
+    .LoadedTime = 3072,      /* ... then present this long */
+};
 
 /* Progress, readable by a debugger (dt/dq on these symbols). */
 volatile ULONG64 ExpTickCount;
@@ -51,7 +57,7 @@ VOID ExpTickWorker(PVOID Context) {
   ULONG64 State = ExpSeed ^ 0x7469636Bull;  /* "tick" */
   for (ULONG64 Iteration = 1;; ++Iteration) {
     ExpTickChecksum ^= ExpDoWork(&State);
-    if (Iteration % ITERATIONS_PER_TICK == 0) {
+    if (ExpPacing.TickPeriod && Iteration % ExpPacing.TickPeriod == 0) {
       ULONG64 Tick = ++ExpTickCount;
       DbgPrint("simkrnl: tick %llu on cpu %lu\n", Tick, KeGetCurrentProcessorNumber());
     }
@@ -62,7 +68,7 @@ VOID ExpTickWorker(PVOID Context) {
 VOID ExpImageCycler(PVOID Context) {
   (void)Context;
   for (;;) {
-    ExpYieldTimes(ITERATIONS_BEFORE_LOAD);
+    ExpYieldTimes(ExpPacing.LoadDelay);
     PLDR_DATA_TABLE_ENTRY Entry = MmLoadSystemImage(
         "simdrv2.sys", u"\\SystemRoot\\system32\\drivers\\simdrv2.sys", u"simdrv2.sys");
     if (!Entry) {
@@ -71,7 +77,7 @@ VOID ExpImageCycler(PVOID Context) {
     }
     ++ExpImageLoadCount;
     if (NT_SUCCESS(IopCallDriverEntry(Entry, u"simdrv2")))
-      ExpYieldTimes(ITERATIONS_WHILE_LOADED);
+      ExpYieldTimes(ExpPacing.LoadedTime);
     MmUnloadSystemImage(Entry);
   }
 }
@@ -101,7 +107,7 @@ VOID ExpPoolExerciser(PVOID Context) {
       }
     }
     ++ExpPoolExerciseRounds;
-    ExpYieldTimes(4);
+    ExpYieldTimes(POOL_EXERCISE_YIELDS);
   }
 }
 
