@@ -130,6 +130,7 @@ static VOID KiInitializeSystem(PSIM_LOADER_BLOCK LoaderBlock) {
     DbgPrint("simkrnl: no boot driver in the loader block\n");
 
   DbgPrint("simkrnl: boot complete, %llu KiB of pool free\n", ExQueryPoolBytesFree() / 1024);
+  PsStartDeferredThreads();
   __atomic_store_n(&KiProcessorsReleased, 1, __ATOMIC_RELEASE);
 }
 

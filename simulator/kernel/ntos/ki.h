@@ -41,6 +41,7 @@ extern LIST_ENTRY PsActiveProcessHead;
 extern LIST_ENTRY KiThreadListHead;
 extern volatile LONG KiBugCheckActive;
 VOID PsInitializeSystemProcess(VOID);
+VOID PsStartDeferredThreads(VOID);
 NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVOID StartContext,
                                    PKTHREAD *Thread);
 DECLSPEC_NORETURN VOID KiIdleLoop(VOID);

@@ -18,6 +18,34 @@ static KSPIN_LOCK KiThreadListLock;
 /* System threads get ids 8, 12, 16, ... (4 is the System process). */
 static volatile ULONG KiNextThreadId = 8;
 
+/* The boot context is processor 0's idle thread, and the simulator runs an idle
+ * thread only when nothing else is ready: a thread started during boot would keep
+ * boot from finishing. So threads created before PsStartDeferredThreads (the kernel's
+ * and the boot driver's) are handed to the simulator there, in creation order. */
+static BOOLEAN PspDeferThreadStart = TRUE;
+static PKTHREAD PspDeferredHead, *PspDeferredTail = &PspDeferredHead;
+
+static VOID PspStartThread(PKTHREAD Thread) {
+  Thread->State = Ready;
+  KiSimService(SIM_CREATE_THREAD, (ULONG64)Thread, (ULONG64)KiStartSystemThread,
+               (ULONG64)Thread, (ULONG64)Thread->InitialStack);
+}
+
+VOID PsStartDeferredThreads(VOID) {
+  KiAcquireSpinLock(&KiThreadListLock);
+  PKTHREAD Thread = PspDeferredHead;
+  PspDeferredHead = NULL;
+  PspDeferredTail = &PspDeferredHead;
+  PspDeferThreadStart = FALSE;
+  KiReleaseSpinLock(&KiThreadListLock);
+  while (Thread) {
+    PKTHREAD Next = Thread->SimDeferredNext;
+    Thread->SimDeferredNext = NULL;
+    PspStartThread(Thread);
+    Thread = Next;
+  }
+}
+
 static ULONG64 KiReadCr3(VOID) {
   ULONG64 Cr3;
   __asm__ volatile("movq %%cr3, %0" : "=r"(Cr3));
@@ -90,13 +118,17 @@ NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVO
 
   KiAcquireSpinLock(&KiThreadListLock);
   InsertTailList(&KiThreadListHead, &Thread->SimThreadListEntry);
+  BOOLEAN Defer = PspDeferThreadStart;
+  if (Defer) {
+    *PspDeferredTail = Thread;
+    PspDeferredTail = &Thread->SimDeferredNext;
+  }
   KiReleaseSpinLock(&KiThreadListLock);
 
   if (Created)
     *Created = Thread;
-  Thread->State = Ready;
-  KiSimService(SIM_CREATE_THREAD, (ULONG64)Thread, (ULONG64)KiStartSystemThread,
-               (ULONG64)Thread, (ULONG64)StackTop);
+  if (!Defer)
+    PspStartThread(Thread);
   return STATUS_SUCCESS;
 }
 

@@ -32,14 +32,18 @@ RtlpBreakWithStatusInstruction:
         .seh_endproc
 
 /* KiUnhandledException: the simulator sends an exception nobody handled here with
- * rcx = code, rdx = faulting rip, r8/r9 = Information[0..1] (ABI.md). rsp is on the
- * faulting thread's stack, [rsp] = the faulting rip; rbp makes the frame walkable
- * whatever the alignment, then the C handler runs on a 16-byte aligned stack. */
+ * rcx = code, rdx = faulting rip, r8/r9 = Information[0..1] (ABI.md), after pushing
+ * an interrupt frame as the CPU would: [rsp] = faulting rip, cs, rflags, faulting
+ * rsp, ss. .seh_pushframe (UWOP_PUSH_MACHFRAME) tells unwinders to take rip and rsp
+ * from that frame, so stack walks continue into the faulting function whatever the
+ * simulator's alignment. rbp keeps this frame walkable; the C handler then runs on a
+ * 16-byte aligned stack. */
         .globl  KiUnhandledException
         .def    KiUnhandledException; .scl 2; .type 32; .endef
         .p2align 4
 KiUnhandledException:
         .seh_proc KiUnhandledException
+        .seh_pushframe
         push    rbp
         .seh_pushreg rbp
         mov     rbp, rsp

@@ -122,6 +122,7 @@ typedef struct _KTHREAD {
   ULONG SimThreadId;
   ULONG SimCreatedOnProcessor;
   LIST_ENTRY SimThreadListEntry;     /* KiThreadListHead */
+  struct _KTHREAD *SimDeferredNext;  /* created during boot, started when boot ends */
   CHAR SimName[16];
 } KTHREAD, *PKTHREAD, *PETHREAD;
 C_ASSERT(FIELD_OFFSET(KTHREAD, InitialStack) == 0x28);
