@@ -278,10 +278,14 @@ def test_crash_chain_has_unwind_data(kdir):
 def test_kernel_entry_points_have_unwind_data(kdir):
     pe = PeFile(kdir / "simkrnl.exe")
     table = exports(kdir / "simkrnl.exe")
-    starts = {f[0] for f in runtime_functions(kdir / "simkrnl.exe")}
+    functions = {f[0]: f[2] for f in runtime_functions(kdir / "simkrnl.exe")}
+    starts = set(functions)
     for name in ("KiSystemStartup", "KeBugCheckEx", "KiUnhandledException", "DbgPrint",
                  "DbgBreakPoint", "DbgBreakPointWithStatus", "PsCreateSystemThread"):
         assert table[name] in starts, f"{name} has no RUNTIME_FUNCTION"
+    # Walks continue from the exception entry into the faulting frame through the
+    # simulator's interrupt frame.
+    assert functions[table["KiUnhandledException"]][-1] == "PUSH_MACHFRAME"
     # The bug check breakpoint is an int 3 inside DbgBreakPointWithStatus.
     assert pe.read(table["RtlpBreakWithStatusInstruction"], 1) == b"\xCC"
 
@@ -348,3 +352,144 @@ def test_debugger_data_block_is_valid_before_boot(kdir):
         (va["PsLoadedModuleList"],) * 2
     lab = pe.read(table["NtBuildLab"], 64).split(b"\0")[0].decode()
     assert re.fullmatch(r"\d+\.\d+\.amd64fre\.\w+\.\d{6}-\d{4}", lab), lab
+
+
+# ---------------------------------------------------------------------------------
+# Behaviour: the kernel booted on simulator/kernel/tools/minimachine.py, a small
+# Unicorn harness that follows simulator/ABI.md (not the simulator itself).
+
+TOOLS = Path(__file__).resolve().parents[1] / "simulator" / "kernel" / "tools"
+SIMDRV2_PATH = "\\SystemRoot\\system32\\drivers\\simdrv2.sys"
+FAST_PACING = b"tick=40 load=60 loaded=80"
+
+
+def minimachine():
+    import ctypes
+    import sys
+    try:
+        ctypes.CDLL("libunicorn.so.2")
+    except OSError:
+        pytest.skip("libunicorn.so.2 is not installed")
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
+    import minimachine as module
+    return module
+
+
+def symbolizer(kdir):
+    """(module, rva) -> "function" through the PDB publics."""
+    tables = {}
+    for module, image in (("nt", "simkrnl"), ("simdrv", "simdrv")):
+        pe = PeFile(kdir / f"{image}.exe" if image == "simkrnl" else kdir / f"{image}.sys")
+        tables[module] = sorted((pe.section_rva(section) + offset, name)
+                                for name, (section, offset) in publics(kdir / f"{image}.pdb").items())
+
+    def name(frame):
+        module, rva = frame
+        best = [n for start, n in tables.get(module, []) if start <= rva]
+        return best[-1] if best else f"{module}+{rva:#x}"
+    return name
+
+
+def lines_in_order(text, expected):
+    at = 0
+    for line in expected:
+        found = text.find(line, at)
+        assert found >= 0, f"{line!r} missing (or out of order) in:\n{text}"
+        at = found + len(line)
+
+
+def test_boot_loads_and_unloads_simdrv2(kdir):
+    mm = minimachine()
+    machine = mm.MiniMachine(kdir, cpus=1, prompt_reply=FAST_PACING)
+    seen = []
+
+    def loaded(m):
+        if "simdrv2: DriverEntry" in m.text() and not seen:
+            seen.append(m.loaded_modules())
+        return "unloaded image" in m.text()
+
+    assert machine.run(40000, until=loaded), machine.text()
+    lines_in_order(machine.text(), [
+        "simkrnl: 19041.1.amd64fre.vb_release.191206-1406, 1 processor(s)",
+        f'simkrnl: boot options: "{FAST_PACING.decode()}"',
+        "simkrnl: pacing: tick every 40, simdrv2.sys load after 60, unload after 80",
+        f"simkrnl: {SIMDRV2_PATH} was not served by the debugger (status 0xc000000f)",
+        "simdrv: DriverEntry: driver object",
+        "simkrnl: boot complete",
+        "simdrv: worker thread",
+        "simkrnl: loaded simdrv2.sys at FFFFF80001100000",
+        "simdrv2: DriverEntry: loaded at FFFFF80001100000",
+        "simkrnl: tick 1 on cpu 0",
+        "simdrv2: DriverUnload",
+        "simkrnl: unloaded image at FFFFF80001100000",
+    ])
+    assert seen == [["simkrnl.exe", "simdrv.sys", "simdrv2.sys"]]
+    assert machine.loaded_modules() == ["simkrnl.exe", "simdrv.sys"]
+    symbols = [e[:2] for e in machine.events if e[0] in ("load", "unload")]
+    assert symbols == [
+        ("load", "\\SystemRoot\\system32\\simkrnl.exe"),
+        ("load", "\\SystemRoot\\system32\\drivers\\simdrv.sys"),
+        ("load", SIMDRV2_PATH),
+        ("unload", SIMDRV2_PATH),
+    ]
+    assert ("prompt", "simkrnl: enter boot options: ") in machine.events
+    assert ("file_open", SIMDRV2_PATH) in machine.events
+
+
+def test_build_number_chooses_the_build_lab(kdir):
+    mm = minimachine()
+    machine = mm.MiniMachine(kdir, build=22621)
+    assert machine.run(2000, until=lambda m: "boot complete" in m.text())
+    assert "simkrnl: 22621.1.amd64fre.ni_release.220506-1250," in machine.text()
+    lab = machine.read(machine.kernel_exports["NtBuildLab"], 64).split(b"\0")[0]
+    assert lab == b"22621.1.amd64fre.ni_release.220506-1250"
+
+
+def test_served_file_is_read_whole(kdir):
+    mm = minimachine()
+    served = (kdir / "simdrv2.sys").read_bytes()
+    machine = mm.MiniMachine(kdir, serve_files={SIMDRV2_PATH: served})
+    assert machine.run(2000, until=lambda m: "boot complete" in m.text())
+    assert (f"simkrnl: the debugger served {SIMDRV2_PATH}: {len(served)} bytes, "
+            f"read {len(served)} (an MZ image)") in machine.text()
+
+
+def test_same_seed_same_output(kdir):
+    mm = minimachine()
+    texts = []
+    for _ in range(2):
+        machine = mm.MiniMachine(kdir, cpus=2, prompt_reply=FAST_PACING, seed=7)
+        machine.run(3000)
+        texts.append(machine.text())
+    assert texts[0] == texts[1] and "tick 1" in texts[0]
+
+
+def test_trigger_bug_bug_checks_with_a_walkable_stack(kdir):
+    mm = minimachine()
+    machine = mm.MiniMachine(kdir, cpus=2, prompt_reply=b"quiet")
+    assert machine.run(4000, until=lambda m: "simdrv: worker thread" in m.text())
+    machine.write(machine.driver_exports["TriggerBug"], struct.pack("<I", 1))
+    assert machine.run(4000, until=lambda m: m.bugcheck is not None), machine.text()
+
+    violation = next(e for e in machine.events if e[0] == "access_violation")
+    _, rip, access, address = violation
+    assert (access, address) == (1, 0x10)  # a write through a NULL structure pointer
+    code, p1, p2, p3, p4 = machine.bugcheck["data"]
+    assert (code, p1, p2, p4) == (0x7E, 0xC0000005, rip, 0)
+    record = machine.read(p3, 0x28)  # EXCEPTION_RECORD: code, flags, next, address, count
+    assert struct.unpack_from("<IIQQI", record) == (0xC0000005, 1, 0, rip, 2)
+
+    name = symbolizer(kdir)
+    stack = [name(frame) for frame in machine.bugcheck["stack"]]
+    assert stack == ["RtlpBreakWithStatusInstruction", "KeBugCheckEx",
+                     "KiDispatchUnhandledException", "KiUnhandledException",
+                     "Level5", "Level4", "Level3", "Level2", "Level1",
+                     "SimdrvWorkerThread", "PspSystemThreadStartup"], stack
+
+    # After the bug check every processor stops: no more output.
+    machine.run(2000)
+    before = machine.text()
+    machine.run(2000)
+    assert machine.text() == before
+    assert all(cpu["for_good"] or cpu["halted"] for cpu in machine.cpus)
