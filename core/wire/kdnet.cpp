@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <memory>
 
@@ -53,6 +54,7 @@ struct CipherCtxFree {
 
 /// AES-256-CBC over whole blocks, no padding: `in` and `out` are the same length.
 bool aes_cbc(bool encrypt, const Key& key, const Tag& iv, ByteView in, std::uint8_t* out) {
+  if (in.size() > static_cast<std::size_t>(INT_MAX)) return false;  // EVP takes an int length
   std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return false;
   if (EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv.data(), encrypt ? 1 : 0) != 1)
