@@ -64,6 +64,11 @@ void Link::start_sync(TimePoint now) {
 }
 
 void Link::on_timer(TimePoint now) {
+  if (quiet_deadline_ && now >= *quiet_deadline_) {
+    // Any partial packet is abandoned; an idle parser loses nothing.
+    parser_.reset();
+    quiet_deadline_.reset();
+  }
   if (sync_ == Sync::Resetting && now >= next_reset_) {
     if (config_.max_resets > 0 && resets_this_sync_ >= config_.max_resets) {
       give_up();
@@ -98,8 +103,10 @@ std::optional<LinkEvent> Link::take_event() {
 
 std::optional<TimePoint> Link::next_deadline() const {
   std::optional<TimePoint> due;
-  if (sync_ == Sync::Resetting) due = next_reset_;
-  if (in_flight_ && may_send_data()) due = due ? std::min(*due, in_flight_->deadline) : in_flight_->deadline;
+  auto consider = [&](TimePoint t) { due = due ? std::min(*due, t) : t; };
+  if (sync_ == Sync::Resetting) consider(next_reset_);
+  if (in_flight_ && may_send_data()) consider(in_flight_->deadline);
+  if (quiet_deadline_) consider(*quiet_deadline_);
   return due;
 }
 

@@ -122,6 +122,8 @@ private:
   std::optional<std::uint32_t> last_sync_accepted_;
   std::deque<Outgoing> queue_;
   std::optional<InFlight> in_flight_;
+  // KDCOM: when the line will have been quiet for partial_packet_timeout.
+  std::optional<TimePoint> quiet_deadline_;
   int resets_this_sync_ = 0;
   TimePoint next_reset_{};
 

@@ -15,6 +15,7 @@ using wire::kdcom::PacketType;
 void Link::on_receive(wire::ByteView bytes, TimePoint now) {
   if (kdcom()) {
     parser_.push(bytes);
+    if (!bytes.empty()) quiet_deadline_ = now + config_.partial_packet_timeout;
   } else {
     // The KDNET target's first data datagram is a 12-byte pseudo packet with
     // leader 0 (then type 0, length 0 and the host's IPv4 address); it is the

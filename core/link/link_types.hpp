@@ -25,6 +25,12 @@ struct LinkConfig {
   /// The target's default is ReactOS's KdpDefaultRetries (20); a debugger
   /// waits (practically) forever.
   int max_retries = std::numeric_limits<int>::max();
+  /// KDCOM: a packet still incomplete after the line has been quiet this long
+  /// is abandoned and the parser looks for a new leader. A damaged ByteCount
+  /// or a cut-off packet would otherwise swallow up to 4000 bytes of what
+  /// follows (every retransmission included), like a serial stub's byte
+  /// timeout. Keep it below retry_timeout.
+  std::chrono::milliseconds partial_packet_timeout{500};
   /// Host: the period of RESET while it waits to synchronise (WinDbg: ~1 s).
   std::chrono::milliseconds reset_interval{1000};
   /// Host: RESETs to send before giving up (PeerGone); 0 keeps resetting

@@ -247,6 +247,23 @@ BOOST_AUTO_TEST_CASE(twenty_retries_then_the_debugger_is_gone) {
   BOOST_TEST(t.frame() == H(data_frame(PacketType::DebugIo, 0x80800800, body_of(8, 1))));
 }
 
+BOOST_AUTO_TEST_CASE(a_quiet_line_ends_a_partial_packet) {
+  auto t = target();
+  // A damaged ByteCount (0x0f38 instead of 0x0038) would make the parser
+  // take the next 3800 bytes as this packet's body.
+  Bytes damaged = data_frame(PacketType::StateManipulate, 0x80800000, kReply);
+  damaged[7] = 0x0f;
+  t.feed(damaged);
+  t.advance(std::chrono::milliseconds(499));
+  t.feed(Bytes(10, 0x55));  // line noise: still one packet in the making
+  t.advance(std::chrono::milliseconds(500));
+  BOOST_TEST(t.frames().empty());
+  // The debugger's retransmission after the quiet gap is read as a packet.
+  t.feed(data_frame(PacketType::StateManipulate, 0x80800000, kReply));
+  BOOST_TEST(t.frame() == H(ack(0x80800000)));
+  BOOST_TEST(only<link::PacketReceived>(t.events()).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(break_in_byte_between_packets) {
   auto t = target();
   Bytes stream = data_frame(PacketType::StateManipulate, 0x80800000, kReply);
