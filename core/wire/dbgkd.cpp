@@ -310,7 +310,13 @@ ManipulateArgs args_for_api(std::uint32_t api) {
     case Api::QuerySpecialCalls: return QuerySpecialCallsArgs{};
     case Api::SetInternalBreakPoint:
     case Api::GetInternalBreakPoint: return InternalBreakpointArgs{};
-    case Api::GetVersion: return GetVersion64{};
+    case Api::GetVersion: {
+      // A request's union is all zeros; GetVersion64's defaults describe a reply.
+      GetVersion64 zero{};
+      zero.protocol_version = zero.kd_secondary_version = zero.max_packet_type = 0;
+      zero.machine_type = 0;
+      return zero;
+    }
     case Api::WriteCustomBreakpoint: return WriteCustomBreakpointArgs{};
     default: return RawUnion{};  // GetContext, Reboot, CauseBugCheck, SwitchProcessor, ... and unknown numbers
   }

@@ -155,7 +155,8 @@ using ManipulateArgs =
                  GetVersion64, WriteCustomBreakpointArgs>;
 
 /// The union layout that belongs to an API number, default-constructed
-/// (RawUnion for APIs without arguments and for unknown numbers).
+/// (RawUnion for APIs without arguments and for unknown numbers). GetVersion
+/// gets an all-zero GetVersion64, as its request carries.
 ManipulateArgs args_for_api(std::uint32_t api);
 
 struct Manipulate {
