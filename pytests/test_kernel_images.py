@@ -28,6 +28,7 @@ ABI_KERNEL_EXPORTS = {
     "KdpDebuggerDataListHead", "NtBuildLab", "KeTickCount", "KiBugCheckData",
     "KiUnhandledException", "RtlpBreakWithStatusInstruction", "KiProcessorBlock",
     "DbgPrint", "DbgPrompt", "DbgBreakPoint", "DbgBreakPointWithStatus", "KeBugCheckEx",
+    "KdpCauseBugCheck",
 }
 # The rest of the kernel API the drivers may import.
 KERNEL_API_EXPORTS = {
@@ -286,6 +287,7 @@ def test_kernel_entry_points_have_unwind_data(kdir):
     # Walks continue from the exception entry into the faulting frame through the
     # simulator's interrupt frame.
     assert functions[table["KiUnhandledException"]][-1] == "PUSH_MACHFRAME"
+    assert functions[table["KdpCauseBugCheck"]][-1] == "PUSH_MACHFRAME"
     # The bug check breakpoint is an int 3 inside DbgBreakPointWithStatus.
     assert pe.read(table["RtlpBreakWithStatusInstruction"], 1) == b"\xCC"
 
@@ -493,3 +495,17 @@ def test_trigger_bug_bug_checks_with_a_walkable_stack(kdir):
     machine.run(2000)
     assert machine.text() == before
     assert all(cpu["for_good"] or cpu["halted"] for cpu in machine.cpus)
+
+
+def test_crash_request_bug_checks_the_running_thread(kdir):
+    mm = minimachine()
+    machine = mm.MiniMachine(kdir, cpus=1, prompt_reply=b"quiet")
+    assert machine.run(4000, until=lambda m: "simdrv: worker thread" in m.text())
+    machine.run(7)  # somewhere in the middle of the threads' work
+    machine.cause_bugcheck(0)
+    assert machine.run(100, until=lambda m: m.bugcheck is not None), machine.text()
+    assert machine.bugcheck["data"] == [0xE2, 0, 0, 0, 0]
+    stack = [symbolizer(kdir)(frame) for frame in machine.bugcheck["stack"]]
+    assert stack[:3] == ["RtlpBreakWithStatusInstruction", "KeBugCheckEx", "KdpCauseBugCheck"]
+    # The walk goes on through the interrupted thread down to its start.
+    assert stack[-1] == "PspSystemThreadStartup", stack

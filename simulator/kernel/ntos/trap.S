@@ -55,6 +55,31 @@ KiUnhandledException:
         int3
         .seh_endproc
 
+/* KdpCauseBugCheck: a bug check a debugger asked for (.crash). The simulator enters
+ * it as it enters KiUnhandledException (same interrupt frame) with rcx = the code,
+ * usually MANUALLY_INITIATED_CRASH (0xE2); stack walks continue into whatever the
+ * processor was running. */
+        .globl  KdpCauseBugCheck
+        .def    KdpCauseBugCheck; .scl 2; .type 32; .endef
+        .p2align 4
+KdpCauseBugCheck:
+        .seh_proc KdpCauseBugCheck
+        .seh_pushframe
+        push    rbp
+        .seh_pushreg rbp
+        mov     rbp, rsp
+        .seh_setframe rbp, 0
+        .seh_endprologue
+        and     rsp, -16
+        sub     rsp, 48
+        xor     edx, edx
+        xor     r8d, r8d
+        xor     r9d, r9d
+        mov     qword ptr [rsp + 32], 0
+        call    KeBugCheckEx
+        int3
+        .seh_endproc
+
 /* KiStartSystemThread(KTHREAD *Thread): where SIM_CREATE_THREAD starts a thread
  * (rcx = the KTHREAD). A zero return address ends stack walks here; rsp then has the
  * alignment of a function entry. */
@@ -69,3 +94,4 @@ KiStartSystemThread:
         .section .drectve,"yn"
         .ascii  " -export:DbgBreakPoint -export:DbgBreakPointWithStatus"
         .ascii  " -export:RtlpBreakWithStatusInstruction -export:KiUnhandledException"
+        .ascii  " -export:KdpCauseBugCheck"

@@ -54,6 +54,8 @@ NTKERNELAPI DECLSPEC_NORETURN VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1
 NTKERNELAPI DECLSPEC_NORETURN VOID KeBugCheck(ULONG BugCheckCode);
 /* Entered by the simulator (not called): rcx code, rdx faulting rip, r8/r9 Information[0..1]. */
 NTKERNELAPI VOID KiUnhandledException(ULONG Code, ULONG64 Rip, ULONG64 Info0, ULONG64 Info1);
+/* Entered by the simulator for a debugger's .crash: rcx = bug check code. */
+NTKERNELAPI VOID KdpCauseBugCheck(ULONG BugCheckCode);
 
 /* Threads and processors. */
 NTKERNELAPI NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ACCESS_MASK DesiredAccess,

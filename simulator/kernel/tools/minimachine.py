@@ -373,21 +373,34 @@ class MiniMachine:
             raise RuntimeError(f"unknown service {service:#x}")
         return None
 
+    def _enter_with_interrupt_frame(self, entry, rcx, rdx=0, r8=0, r9=0):
+        """Enters a kernel entry point as ABI.md says: an interrupt frame (rip, cs,
+        rflags, rsp, ss) below the current stack, arguments in rcx, rdx, r8, r9."""
+        rip, rsp = self.reg("rip"), self.reg("rsp")
+        frame = ((rsp - 0x100) & ~0xF) - 0x28
+        for k, value in enumerate((rip, 0x10, self.reg("eflags"), rsp, 0x18)):
+            self.write_u64(frame + 8 * k, value)
+        self.set_reg("rsp", frame)
+        for name, value in (("rcx", rcx), ("rdx", rdx), ("r8", r8), ("r9", r9)):
+            self.set_reg(name, value)
+        self.set_reg("rip", self.kernel_exports[entry])
+
     def _dispatch_fault(self):
         kind, address = self._fault
         self._fault = None
-        rip, rsp = self.reg("rip"), self.reg("rsp")
+        rip = self.reg("rip")
         access = {UC_MEM_READ_UNMAPPED: 0, UC_MEM_WRITE_UNMAPPED: 1, UC_MEM_FETCH_UNMAPPED: 8}[kind]
         self.events.append(("access_violation", rip, access, address))
-        frame = ((rsp - 0x100) & ~0xF) - 0x28  # an interrupt frame, as ABI.md says
-        for k, value in enumerate((rip, 0x10, 0x202, rsp, 0x18)):
-            self.write_u64(frame + 8 * k, value)
-        self.set_reg("rsp", frame)
-        self.set_reg("rcx", 0xC0000005)
-        self.set_reg("rdx", rip)
-        self.set_reg("r8", access)
-        self.set_reg("r9", address)
-        self.set_reg("rip", self.kernel_exports["KiUnhandledException"])
+        self._enter_with_interrupt_frame("KiUnhandledException", 0xC0000005, rip, access, address)
+
+    def cause_bugcheck(self, cpu_index, code=0xE2):
+        """What the simulator does for a debugger's .crash on processor cpu_index."""
+        cpu = self.cpus[cpu_index]
+        context = cpu["thread"]["context"] if cpu["thread"] else cpu["idle"]
+        self.uc_lib.uc_context_restore(self.uc, context)
+        self._enter_with_interrupt_frame("KdpCauseBugCheck", code)
+        self.uc_lib.uc_context_save(self.uc, context)
+        cpu["halted"] = False
 
     def _breakpoint(self, cpu):
         address = self.reg("rip") - 1
