@@ -453,8 +453,24 @@ def test_served_file_is_read_whole(kdir):
     served = (kdir / "simdrv2.sys").read_bytes()
     machine = mm.MiniMachine(kdir, serve_files={SIMDRV2_PATH: served})
     assert machine.run(2000, until=lambda m: "boot complete" in m.text())
-    assert (f"simkrnl: the debugger served {SIMDRV2_PATH}: {len(served)} bytes, "
-            f"read {len(served)} (an MZ image)") in machine.text()
+    assert (f"simkrnl: the debugger served {SIMDRV2_PATH}: {len(served)} bytes "
+            f"(an MZ image)") in machine.text()
+
+
+def test_served_simdrv2_is_the_one_loaded(kdir):
+    """.kdfiles: the image cycler asks before each load and maps the served copy."""
+    mm = minimachine()
+    original = (kdir / "simdrv2.sys").read_bytes()
+    patched = original.replace(b"simdrv2: DriverEntry: loaded at", b"simdrv2: DriverEntry: SERVED at")
+    assert patched != original
+    machine = mm.MiniMachine(kdir, prompt_reply=FAST_PACING, serve_files={SIMDRV2_PATH: patched})
+    assert machine.run(20000, until=lambda m: "simdrv2: DriverEntry" in m.text()), machine.text()
+    lines_in_order(machine.text(), [
+        f"simkrnl: loading simdrv2.sys from the debugger's copy ({len(patched)} bytes)",
+        "simkrnl: loaded simdrv2.sys at FFFFF80001100000",
+        "simdrv2: DriverEntry: SERVED at FFFFF80001100000",
+    ])
+    assert ("map", "simdrv2.sys", True) in machine.events
 
 
 def test_same_seed_same_output(kdir):

@@ -52,7 +52,10 @@ VOID KiStartSystemThread(PKTHREAD Thread);
 
 /* loader.c */
 PLDR_DATA_TABLE_ENTRY MiRegisterBootImage(PVOID Base, PCWSTR FullName, PCWSTR BaseName);
-PLDR_DATA_TABLE_ENTRY MmLoadSystemImage(PCSTR FileName, PCWSTR FullName, PCWSTR BaseName);
+/* Maps FileName through SIM_MAP_IMAGE; Served/ServedSize: a copy the debugger served
+ * (.kdfiles) for the simulator to map instead of its own file, or NULL/0. */
+PLDR_DATA_TABLE_ENTRY MmLoadSystemImage(PCSTR FileName, PCWSTR FullName, PCWSTR BaseName,
+                                        PVOID Served, ULONG64 ServedSize);
 NTSTATUS MmUnloadSystemImage(PLDR_DATA_TABLE_ENTRY Entry);
 NTSTATUS IopCallDriverEntry(PLDR_DATA_TABLE_ENTRY Entry, PCWSTR ServiceName);
 IMAGE_NT_HEADERS64 *RtlImageNtHeader(PVOID Base);
@@ -62,6 +65,9 @@ VOID KdInitializeDebuggerData(PSIM_LOADER_BLOCK LoaderBlock);
 
 /* kdfile.c: files the debugger serves (.kdfiles) */
 VOID IopRequestReplacementFile(PCWSTR Path);
+/* The whole file in a pool buffer (free with IopFreeRemoteFile), or NULL and why. */
+PVOID IopPullRemoteFile(PCWSTR Path, ULONG64 *Size, NTSTATUS *Status);
+VOID IopFreeRemoteFile(PVOID Buffer);
 
 /* workers.c */
 typedef struct _SYSTEM_WORKER_PACING {

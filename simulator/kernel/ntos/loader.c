@@ -86,8 +86,10 @@ PLDR_DATA_TABLE_ENTRY MiRegisterBootImage(PVOID Base, PCWSTR FullName, PCWSTR Ba
   return MiInsertImage(Base, FullName, BaseName);
 }
 
-PLDR_DATA_TABLE_ENTRY MmLoadSystemImage(PCSTR FileName, PCWSTR FullName, PCWSTR BaseName) {
-  SIM_SERVICE_RESULT Mapped = KiSimService(SIM_MAP_IMAGE, (ULONG64)FileName, 0, 0, 0);
+PLDR_DATA_TABLE_ENTRY MmLoadSystemImage(PCSTR FileName, PCWSTR FullName, PCWSTR BaseName,
+                                        PVOID Served, ULONG64 ServedSize) {
+  SIM_SERVICE_RESULT Mapped = KiSimService(SIM_MAP_IMAGE, (ULONG64)FileName, (ULONG64)Served,
+                                           Served ? ServedSize : 0, 0);
   if (!Mapped.Rax) {
     DbgPrint("simkrnl: the simulator could not map %s\n", FileName);
     return NULL;

@@ -13,6 +13,7 @@ VOID ExpPoolExerciser(PVOID Context);
  * instructions each) and then yields. */
 #define WORK_UNITS_PER_ITERATION 256
 #define POOL_EXERCISE_SLOTS 16
+#define SIMDRV2_PATH u"\\SystemRoot\\system32\\drivers\\simdrv2.sys"
 #define POOL_EXERCISE_YIELDS 4
 
 /* Pacing in iterations, set from the boot options (KiApplyBootOptions). Defaults
@@ -69,8 +70,16 @@ VOID ExpImageCycler(PVOID Context) {
   (void)Context;
   for (;;) {
     ExpYieldTimes(ExpPacing.LoadDelay);
-    PLDR_DATA_TABLE_ENTRY Entry = MmLoadSystemImage(
-        "simdrv2.sys", u"\\SystemRoot\\system32\\drivers\\simdrv2.sys", u"simdrv2.sys");
+    /* As Windows' loader with .kdfiles: a copy the debugger serves wins. */
+    ULONG64 ServedSize;
+    NTSTATUS Status;
+    PVOID Served = IopPullRemoteFile(SIMDRV2_PATH, &ServedSize, &Status);
+    if (Served)
+      DbgPrint("simkrnl: loading simdrv2.sys from the debugger's copy (%llu bytes)\n", ServedSize);
+    PLDR_DATA_TABLE_ENTRY Entry =
+        MmLoadSystemImage("simdrv2.sys", SIMDRV2_PATH, u"simdrv2.sys", Served, ServedSize);
+    if (Served)
+      IopFreeRemoteFile(Served);
     if (!Entry) {
       /* Nothing to cycle (the simulator has no simdrv2.sys): stop quietly. */
       PsTerminateSystemThread(STATUS_UNSUCCESSFUL);

@@ -54,9 +54,9 @@ def load_unicorn():
 class Image:
     """A PE32+ file: headers, sections, exports, imports, relocations, .pdata."""
 
-    def __init__(self, path):
+    def __init__(self, path, data=None):
         self.path = Path(path)
-        self.data = self.path.read_bytes()
+        self.data = data if data is not None else self.path.read_bytes()
         pe = struct.unpack_from("<I", self.data, 0x3C)[0]
         opt = pe + 24
         self.preferred_base = struct.unpack_from("<Q", self.data, opt + 24)[0]
@@ -332,7 +332,9 @@ class MiniMachine:
             self.events.append((kind, self.read(buffer, length).decode(), base, size))
         elif service == 0x100:
             name = self.cstring(a1)
-            image = Image(self.dir / name)
+            served = self.read(a2, a3) if a2 and a3 else None  # a copy the debugger served
+            self.events.append(("map", name, served is not None))
+            image = Image(self.dir / name, served)
             base = self.next_driver_base
             self.next_driver_base += 0x100000
             self._map(base, image.mapped(base, self.kernel_exports))
