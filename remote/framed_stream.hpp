@@ -1,0 +1,39 @@
+// Messages over a ByteStream: a frame decoder on the read side, encoded frames
+// on the write side, and reads that give up after a deadline.
+#pragma once
+#include <array>
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "remote/frame.hpp"
+#include "remote/stream.hpp"
+
+namespace openkd::remote {
+
+struct ReadFailure {
+  enum Kind { closed, malformed, timed_out } kind;
+  std::string message;
+};
+
+class FramedStream {
+public:
+  explicit FramedStream(std::unique_ptr<ByteStream> s) : stream_(std::move(s)) {}
+  /// The next message. With a timeout, the stream is closed when it expires
+  /// (closing ends any pending read, whatever the transport supports).
+  asio::awaitable<std::expected<Message, ReadFailure>> read(
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  asio::awaitable<error_code> write(const Message& m);
+  asio::awaitable<error_code> write_bytes(const Bytes& frame);
+  ByteStream& stream() { return *stream_; }
+  void close() { stream_->close(); }
+
+private:
+  std::unique_ptr<ByteStream> stream_;
+  FrameDecoder decoder_;
+  std::array<std::uint8_t, 16384> buffer_{};
+};
+
+}  // namespace openkd::remote

@@ -1,0 +1,103 @@
+// The session hub: one debugger session shared by every client of every server.
+//
+// The hub runs its own I/O thread. The debugger's engine thread pulls commands
+// with next_command() (clients' lines and, if it wants, its own console's) and
+// runs them one at a time in arrival order; everything it prints goes to
+// broadcast_output(). All public members are thread-safe, but must not be called
+// from inside the hub's callbacks (they run on the hub's I/O thread).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "remote/transport_spec.hpp"
+
+namespace openkd::remote {
+
+struct HubOptions {
+  /// Shown in "Client can connect with..." lines.
+  std::string debugger_name = "kd";
+  /// A client whose unsent output exceeds this is disconnected (it never slows the session).
+  std::size_t client_queue_limit = 4u << 20;
+  /// Lines for the host's own console: joins, leaves, "X issued: cmd", rejected
+  /// passwords. Leave empty for -noio. Called on the hub's I/O thread, except
+  /// "issued" lines, which come from next_command() on the engine thread.
+  std::function<void(std::string_view line)> local_output;
+  /// A client pressed Ctrl-C. Called on the hub's I/O thread.
+  std::function<void()> on_break_request;
+  /// Write listed (non-hidden) servers to the per-user registry for -QR.
+  bool register_servers = true;
+};
+
+struct ServerInfo {
+  int index = 0;
+  /// The -remote argument that reaches it, password masked: tcp:Port=5005,Server=HOST
+  std::string remote;
+  /// Non-empty when the server is exposed without password or TLS.
+  std::string warning;
+};
+
+struct HubCommand {
+  /// 0 for the host's console (submit_command), else the client's id.
+  std::uint64_t origin = 0;
+  /// "HOST\user (tcp 127.0.0.1:63141)"; empty for the host.
+  std::string issuer;
+  std::string line;
+};
+
+struct HubError {
+  std::string message;
+};
+
+class Hub {
+public:
+  explicit Hub(HubOptions options = {});
+  /// shutdown("the debugger exited") if not done yet.
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  /// Parses and starts one server (.server / -server). Errors are one line.
+  std::expected<ServerInfo, HubError> start_server(std::string_view transport);
+  std::expected<ServerInfo, HubError> start_server(const TransportSpec& spec);
+  /// ".servers": "0 - Debugger Server - tcp:Port=5005,Server=HOST" per server.
+  std::vector<std::string> list_servers() const;
+  /// ".endsrv N": no new clients on server N; attached clients stay.
+  std::expected<void, HubError> end_server(int index);
+  /// ".clients": "HOST\user (tcp 127.0.0.1:63141), last active Wed Dec 19 06:23:07 2018".
+  std::vector<std::string> list_clients() const;
+  std::size_t client_count() const;
+
+  /// Text the engine printed; reaches every client, in call order.
+  void broadcast_output(std::string_view text);
+  /// Shows every client a command the host runs outside next_command() ("<prompt>line").
+  void announce_command(std::string_view line);
+  /// Queues a line typed at the host's console (runs in order with clients' lines).
+  void submit_command(std::string line);
+  /// The next command to run, waiting up to timeout; nullopt on timeout or
+  /// after shutdown. Announces the command to everyone as it is handed out, and
+  /// tells the previous command's issuer it finished.
+  std::optional<HubCommand> next_command(std::chrono::milliseconds timeout);
+  /// The prompt clients display (e.g. "0: kd> "); also marks the running command finished.
+  void set_prompt(std::string prompt);
+  /// Ends the session: every client is told why and disconnected, servers close.
+  /// Blocks until done (at most a few seconds for slow clients).
+  void shutdown(std::string_view reason);
+  bool is_shut_down() const;
+
+  /// "Server started.  Client can connect with any of these command lines\n0: kd -remote ..."
+  static std::string started_message(const ServerInfo& info, std::string_view debugger = "kd");
+
+  struct Impl;
+
+private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace openkd::remote

@@ -1,0 +1,394 @@
+// The hub's I/O thread: servers accepting clients, the handshake with
+// authentication, and one reader and one writer per client.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "remote/host_info.hpp"
+#include "remote/hub_impl.hpp"
+#include "remote/registry.hpp"
+#include "remote/tls.hpp"
+
+namespace openkd::remote {
+
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto hello_timeout = 10s;
+constexpr auto auth_timeout = 30s;
+// Serial lines cannot report a hang-up; a peer silent this long (it sends a
+// keepalive every 2 s) is gone.
+constexpr auto serial_silence_limit = 8s;
+
+// Failed passwords are throttled per remote host, not per connection.
+std::string throttle_key(const std::string& peer) {
+  if (peer.rfind("tcp", 0) == 0 || peer.rfind("ssl", 0) == 0) {
+    auto colon = peer.rfind(':');
+    return colon == std::string::npos ? peer : peer.substr(0, colon);
+  }
+  return "local";
+}
+
+std::string strip_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+void Hub::Impl::spawn(asio::awaitable<void> a) {
+  asio::co_spawn(io, std::move(a), [this](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log_local(fmt::format("openkd: remote: internal error: {}", x.what()));
+    }
+  });
+}
+
+void Hub::Impl::log_local(std::string_view line) {
+  if (options.local_output) options.local_output(line);
+}
+
+void Hub::Impl::update_server_listing(const ServerEntry& e) {
+  std::lock_guard g(info_mutex);
+  for (auto& l : server_listings)
+    if (l.index == e.index) { l.disabled = e.disabled; return; }
+  server_listings.push_back({e.index, e.remote, e.disabled});
+}
+
+std::expected<ServerInfo, HubError> Hub::Impl::open_server(const TransportSpec& spec) {
+  if (stopping) return std::unexpected(HubError{"the session is ending"});
+  if (spec.role != Role::server) return std::unexpected(HubError{"not a server transport"});
+  auto entry = std::make_shared<ServerEntry>();
+  entry->index = static_cast<int>(servers.size());
+  entry->bound = spec;
+  if (spec.is_tls()) {
+    auto ctx = make_server_tls_context(spec);
+    if (!ctx) return std::unexpected(HubError{ctx.error()});
+    entry->tls = *ctx;
+  }
+  bool loopback = false;
+  if (spec.kind == TransportKind::com) {
+    auto line = ComLine::open(io.get_executor(), spec.device, spec.baud);
+    if (!line) return std::unexpected(HubError{line.error()});
+    for (auto& s : servers)
+      if (s->com == *line && s->bound.channel == spec.channel && !s->disabled)
+        return std::unexpected(HubError{fmt::format("channel {} of {} already has a server", spec.channel, spec.device)});
+    entry->com = *line;
+  } else if (!spec.reverse()) {
+    auto l = SocketListener::open(io.get_executor(), spec);
+    if (!l) return std::unexpected(HubError{l.error()});
+    entry->bound = (*l)->bound();
+    loopback = (*l)->loopback_only();
+    entry->listener = std::move(*l);
+  }
+  entry->remote = remote_argument(entry->bound, host_name(), true);
+  ServerInfo info{entry->index, entry->remote, {}};
+  if (spec.kind == TransportKind::tcp && !spec.password && !loopback && !spec.reverse())
+    info.warning = fmt::format(
+        "openkd: warning: server {} accepts clients from the network with neither a password nor TLS", entry->remote);
+  if (options.register_servers && !spec.hidden && !spec.reverse()) {
+    if (auto r = register_server(::getpid(), entry->index, entry->remote)) entry->registration = *r;
+  }
+  servers.push_back(entry);
+  update_server_listing(*entry);
+  if (entry->com) spawn(com_accept_loop(entry));
+  else if (spec.reverse()) spawn(reverse_loop(entry));
+  else spawn(accept_loop(entry));
+  return info;
+}
+
+void Hub::Impl::end_server_now(ServerEntry& e) {
+  if (e.disabled) return;
+  e.disabled = true;
+  if (e.listener) e.listener->close();
+  if (e.com) e.com->stop_accepting(e.bound.channel);
+  if (e.redial) e.redial->cancel();
+  if (!e.registration.empty()) unregister_server(e.registration);
+  e.registration.clear();
+  update_server_listing(e);
+}
+
+asio::awaitable<void> Hub::Impl::accept_loop(std::shared_ptr<ServerEntry> entry) {
+  while (!entry->disabled && !stopping) {
+    auto c = co_await entry->listener->accept();
+    if (!c) {
+      if (entry->disabled || stopping || c.error() == asio::error::operation_aborted) break;
+      // Out of descriptors and the like: pause rather than spin.
+      asio::steady_timer t(io, 100ms);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    spawn(handle_socket(std::move(*c), entry));
+  }
+}
+
+asio::awaitable<void> Hub::Impl::com_accept_loop(std::shared_ptr<ServerEntry> entry) {
+  while (!entry->disabled && !stopping) {
+    auto s = co_await entry->com->accept(entry->bound.channel);
+    if (!s) break;
+    spawn(handle_connection(std::move(*s), entry));
+  }
+}
+
+asio::awaitable<void> Hub::Impl::reverse_loop(std::shared_ptr<ServerEntry> entry) {
+  // clicon: the client listens and we dial it; one client at a time, and we
+  // dial again when it leaves (it may come back).
+  entry->redial = std::make_unique<asio::steady_timer>(io);
+  bool reported = false;
+  while (!entry->disabled && !stopping) {
+    auto raw = co_await dial_tcp(entry->bound.clicon, entry->bound.port_lo, entry->bound.ipv6, 5s);
+    if (raw) {
+      reported = false;
+      co_await handle_socket(std::move(*raw), entry);
+    } else if (!reported) {
+      log_local(fmt::format("openkd: server {}: {} (retrying every second)", entry->index, raw.error()));
+      reported = true;
+    }
+    if (entry->disabled || stopping) break;
+    entry->redial->expires_after(1s);
+    co_await entry->redial->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> Hub::Impl::handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry) {
+  std::string peer = raw.peer;
+  auto stream = co_await secure_as_server(std::move(raw), entry->tls);
+  if (!stream) {
+    log_local(fmt::format("openkd: connection from {} refused: {}", peer, stream.error()));
+    co_return;
+  }
+  co_await handle_connection(std::move(*stream), entry);
+}
+
+asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> stream,
+                                                   std::shared_ptr<ServerEntry> entry) {
+  std::string peer = stream->peer();
+  auto framed = std::make_unique<FramedStream>(std::move(stream));
+  auto first = co_await framed->read(hello_timeout);
+  if (!first || !std::holds_alternative<ClientHello>(*first)) {
+    std::string why = first ? "did not start with a hello" : first.error().message;
+    if (!first && first.error().kind == ReadFailure::malformed)
+      co_await framed->write(ProtocolError{"not an openkd remote client: " + why});
+    framed->close();
+    log_local(fmt::format("openkd: dropped a connection from {}: {}", peer, why));
+    co_return;
+  }
+  auto hello = std::get<ClientHello>(std::move(*first));
+  if (hello.version != protocol_version) {
+    co_await framed->write(ProtocolError{fmt::format("protocol version {} is not supported; this server speaks {}",
+                                                     hello.version, protocol_version)});
+    framed->close();
+    co_return;
+  }
+  if (entry->disabled || stopping) {
+    co_await framed->write(Rejected{"this server no longer accepts clients"});
+    framed->close();
+    co_return;
+  }
+  std::string name = fmt::format("{} ({})", sanitize_name(hello.identity), peer);
+
+  ServerHello sh;
+  if (entry->bound.password) {
+    std::string key = throttle_key(peer);
+    throttle.expire(FailureThrottle::Clock::now());
+    if (auto delay = throttle.delay_for(key); delay.count() > 0) {
+      asio::steady_timer t(io, delay);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    sh.auth_required = true;
+    sh.nonce = make_nonce();
+    if (co_await framed->write(sh)) co_return;
+    auto answer = co_await framed->read(auth_timeout);
+    if (!answer || !std::holds_alternative<AuthResponse>(*answer)) {
+      framed->close();
+      co_return;
+    }
+    Bytes binding = auth_binding(kind_name(entry->bound.kind), hello.identity, framed->stream().tls_exporter());
+    if (!verify_auth_mac(*entry->bound.password, sh.nonce, binding, std::get<AuthResponse>(*answer).mac)) {
+      throttle.record_failure(key, FailureThrottle::Clock::now());
+      log_local(fmt::format("openkd: rejected {}: wrong password", name));
+      co_await framed->write(Rejected{"password rejected by server"});
+      framed->close();
+      co_return;
+    }
+    throttle.record_success(key);
+  } else if (co_await framed->write(sh)) {
+    co_return;
+  }
+  if (entry->disabled || stopping) {
+    co_await framed->write(Rejected{"this server no longer accepts clients"});
+    framed->close();
+    co_return;
+  }
+
+  auto session = std::make_shared<ClientSession>(next_client_id++, name, std::move(framed), io.get_executor());
+  auto now = std::chrono::system_clock::now();
+  {
+    std::lock_guard g(info_mutex);
+    client_listings[session->id] = {name, now};
+  }
+  sessions[session->id] = session;
+  enqueue(*session, encode_frame(Welcome{name, prompt}));
+  std::string joined = fmt::format("{} connected at {}", name, format_time(now));
+  send_to_all(Output{joined + "\n"});
+  log_local(joined);
+
+  co_await (session_reader(session) && session_writer(session));
+
+  sessions.erase(session->id);
+  {
+    std::lock_guard g(info_mutex);
+    client_listings.erase(session->id);
+  }
+  if (!stopping) {
+    std::string left = fmt::format("{} disconnected at {}", name, format_time(std::chrono::system_clock::now()));
+    send_to_all(Output{left + "\n"});
+    log_local(left);
+  }
+}
+
+asio::awaitable<void> Hub::Impl::session_reader(std::shared_ptr<ClientSession> s) {
+  std::optional<std::chrono::milliseconds> silence;
+  if (s->framed->stream().needs_keepalive_timeout()) silence = serial_silence_limit;
+  while (true) {
+    auto m = co_await s->framed->read(silence);
+    if (!m) {
+      if (m.error().kind == ReadFailure::malformed && !s->dropped) {
+        log_local(fmt::format("openkd: dropped {}: malformed frame ({})", s->name, m.error().message));
+        s->queue.clear();
+        s->queued = 0;
+        enqueue(*s, encode_frame(ProtocolError{"malformed frame: " + m.error().message}));
+        s->closing = true;
+      } else {
+        s->dropped = true;
+      }
+      break;
+    }
+    {
+      std::lock_guard g(info_mutex);
+      if (auto it = client_listings.find(s->id); it != client_listings.end())
+        it->second.last_active = std::chrono::system_clock::now();
+    }
+    if (auto* c = std::get_if<Command>(&*m)) {
+      {
+        std::lock_guard g(command_mutex);
+        commands.push_back(HubCommand{s->id, s->name, strip_line(c->line)});
+      }
+      command_ready.notify_one();
+    } else if (std::holds_alternative<BreakRequest>(*m)) {
+      if (options.on_break_request) options.on_break_request();
+    } else if (std::holds_alternative<Bye>(*m)) {
+      s->dropped = true;
+      break;
+    } else if (!std::holds_alternative<Keepalive>(*m)) {
+      s->queue.clear();
+      s->queued = 0;
+      enqueue(*s, encode_frame(ProtocolError{fmt::format("unexpected frame type {}",
+                                                          static_cast<int>(frame_type(*m)))}));
+      s->closing = true;
+      break;
+    }
+  }
+  s->closing = true;
+  s->signal.cancel();
+}
+
+asio::awaitable<void> Hub::Impl::session_writer(std::shared_ptr<ClientSession> s) {
+  while (!s->dropped) {
+    if (s->queue.empty()) {
+      if (s->closing) break;
+      s->signal.expires_at(asio::steady_timer::time_point::max());
+      co_await s->signal.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    Bytes frame = std::move(s->queue.front());
+    s->queue.pop_front();
+    s->queued -= frame.size();
+    if (co_await s->framed->write_bytes(frame)) break;
+  }
+  s->dropped = true;
+  s->framed->close();
+}
+
+void Hub::Impl::enqueue(ClientSession& s, Bytes frame) {
+  if (s.dropped || s.closing) return;
+  if (s.queued + frame.size() > options.client_queue_limit) {
+    // The client reads slower than the session prints. Dropping it keeps
+    // everyone else (and the engine) at full speed.
+    s.queue.clear();
+    s.queued = 0;
+    s.closing = true;
+    Bytes bye = encode_frame(Bye{ByeReason::too_slow,
+                                 fmt::format("disconnected: this client fell more than {} KiB behind the session output",
+                                             options.client_queue_limit / 1024)});
+    s.queued += bye.size();
+    s.queue.push_back(std::move(bye));
+    s.signal.cancel();
+    log_local(fmt::format("openkd: disconnected {}: it fell too far behind the output", s.name));
+    // If it does not even take the goodbye, close it after a grace period.
+    auto t = std::make_shared<asio::steady_timer>(io, 5s);
+    t->async_wait([t, weak = s.weak_from_this()](error_code) {
+      if (auto live = weak.lock()) {
+        live->dropped = true;
+        live->framed->close();
+      }
+    });
+    return;
+  }
+  s.queued += frame.size();
+  s.queue.push_back(std::move(frame));
+  s.signal.cancel();
+}
+
+void Hub::Impl::send_to_all(const Message& m) {
+  Bytes frame = encode_frame(m);
+  for (auto& [id, s] : sessions) enqueue(*s, frame);
+}
+
+asio::awaitable<void> Hub::Impl::keepalive_loop() {
+  asio::steady_timer t(io);
+  Bytes frame = encode_frame(Keepalive{});
+  while (!stopping) {
+    t.expires_after(2s);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping) break;
+    for (auto& [id, s] : sessions)
+      if (s->queue.empty()) enqueue(*s, frame);
+  }
+}
+
+asio::awaitable<void> Hub::Impl::shutdown_sequence(std::string reason) {
+  stopping = true;
+  for (auto& e : servers) end_server_now(*e);
+  Bytes bye = encode_frame(Bye{ByeReason::session_ended, reason});
+  for (auto& [id, s] : sessions) {
+    enqueue(*s, bye);
+    s->closing = true;
+    s->signal.cancel();
+  }
+  // Give clients a moment to take their goodbye, then cut the rest.
+  asio::steady_timer t(io);
+  for (int i = 0; i < 150 && !sessions.empty(); ++i) {
+    t.expires_after(20ms);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  for (auto& [id, s] : sessions) {
+    s->dropped = true;
+    s->framed->close();
+  }
+  for (auto& e : servers)
+    if (e->com) e->com->close();
+  work.reset();
+  io.stop();
+}
+
+}  // namespace openkd::remote

@@ -1,0 +1,155 @@
+// kdremote_testhost: plays the debugger for remoting tests.
+//
+//   kdremote_testhost -server T [-server T2 ...] [-noio]   host a fake session
+//   kdremote_testhost -remote T                            join as a client
+//   kdremote_testhost -QR HOST                             list servers
+//
+// The fake engine answers: q, .echo TEXT, .servers, .clients, .endsrv N,
+// .server T, slow MS (prints, sleeps, can be broken into), big BYTES, and
+// anything else with "executed: LINE".
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "remote/remote.hpp"
+
+using namespace openkd::remote;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::mutex console_mutex;
+
+void print(FILE* f, std::string_view text) {
+  std::lock_guard g(console_mutex);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fflush(f);
+}
+
+int usage() {
+  print(stderr, "usage: kdremote_testhost -server TRANSPORT [-server ...] [-noio] | -remote TRANSPORT | -QR HOST\n");
+  return 2;
+}
+
+int run_host(const std::vector<std::string>& transports, bool noio) {
+  std::atomic<bool> break_requested{false};
+  HubOptions options;
+  if (!noio) options.local_output = [](std::string_view line) { print(stdout, std::string(line) + "\n"); };
+  options.on_break_request = [&] { break_requested = true; };
+  Hub hub(options);
+  auto out = [&](std::string_view text) {
+    if (!noio) print(stdout, text);
+    hub.broadcast_output(text);
+  };
+  for (const auto& t : transports) {
+    auto info = hub.start_server(t);
+    if (!info) {
+      print(stderr, "openkd: " + info.error().message + "\n");
+      return 1;
+    }
+    print(stdout, Hub::started_message(*info) + "\n");
+    if (!info->warning.empty()) print(stderr, info->warning + "\n");
+  }
+  const std::string prompt = "0: kd> ";
+  hub.set_prompt(prompt);
+  if (!noio) {
+    std::thread([&hub] {
+      char buf[4096];
+      std::string pending;
+      ssize_t n;
+      while ((n = ::read(0, buf, sizeof buf)) > 0) {
+        pending.append(buf, static_cast<std::size_t>(n));
+        std::size_t pos;
+        while ((pos = pending.find('\n')) != std::string::npos) {
+          hub.submit_command(pending.substr(0, pos));
+          pending.erase(0, pos + 1);
+        }
+      }
+    }).detach();  // blocked in read(); the process exits around it
+  }
+  while (!hub.is_shut_down()) {
+    auto cmd = hub.next_command(200ms);
+    if (!cmd) continue;
+    const std::string& line = cmd->line;
+    auto arg = [&](std::size_t skip) { return line.size() > skip ? line.substr(skip) : std::string(); };
+    if (line == "q") {
+      out("quit:\n");
+      hub.shutdown(cmd->origin ? "q issued by " + cmd->issuer : "q issued on the server");
+      return 0;
+    } else if (line.rfind(".echo", 0) == 0) {
+      std::string text = arg(5);
+      if (!text.empty() && text[0] == ' ') text.erase(0, 1);
+      out(text + "\n");
+    } else if (line == ".servers") {
+      std::string all;
+      for (auto& l : hub.list_servers()) all += l + "\n";
+      out(all);
+    } else if (line == ".clients") {
+      std::string all;
+      for (auto& l : hub.list_clients()) all += l + "\n";
+      out(all);
+    } else if (line.rfind(".endsrv ", 0) == 0) {
+      int n = -1;
+      std::string a = arg(8);
+      std::from_chars(a.data(), a.data() + a.size(), n);
+      auto r = hub.end_server(n);
+      out(r ? "Server told to exit.  Clients attached stay until they leave.\n" : "openkd: " + r.error().message + "\n");
+    } else if (line.rfind(".server ", 0) == 0) {
+      auto info = hub.start_server(arg(8));
+      out(info ? Hub::started_message(*info) + "\n" : "openkd: " + info.error().message + "\n");
+    } else if (line.rfind("slow ", 0) == 0) {
+      int ms = 0;
+      std::string a = arg(5);
+      std::from_chars(a.data(), a.data() + a.size(), ms);
+      break_requested = false;
+      out("slow: start\n");
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+      while (std::chrono::steady_clock::now() < until && !break_requested) std::this_thread::sleep_for(5ms);
+      out(break_requested ? "slow: interrupted by a break-in request\n" : "slow: done\n");
+      break_requested = false;
+    } else if (line.rfind("big ", 0) == 0) {
+      long bytes = 0;
+      std::string a = arg(4);
+      std::from_chars(a.data(), a.data() + a.size(), bytes);
+      std::string row(79, 'x');
+      row += '\n';
+      std::string chunk;
+      for (long done = 0; done < bytes; done += 80) {
+        chunk += row;
+        if (chunk.size() >= 65536) { hub.broadcast_output(chunk); chunk.clear(); }
+      }
+      hub.broadcast_output(chunk);
+      out("big: done\n");
+    } else if (!line.empty()) {
+      out("executed: " + line + "\n");
+    }
+    hub.set_prompt(prompt);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> servers;
+  bool noio = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-server" || a == "-remote" || a == "-QR") && i + 1 >= argc) return usage();
+    if (a == "-server") servers.push_back(argv[++i]);
+    else if (a == "-noio") noio = true;
+    else if (a == "-remote") return run_client(std::string_view(argv[++i]));
+    else if (a == "-QR") {
+      print(stdout, query_servers_text(argv[++i]));
+      return 0;
+    } else return usage();
+  }
+  if (servers.empty()) return usage();
+  return run_host(servers, noio);
+}
