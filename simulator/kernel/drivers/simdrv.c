@@ -4,7 +4,7 @@
 #include "../sdk/ntapi.h"
 
 #define SIMDRV_TAG 0x446D6953u  /* "SimD" as bytes in memory */
-#define PASSES_PER_REPORT 8192
+#define PASSES_PER_REPORT 16384
 
 /* Set to 1 (e.g. `ed simdrv!TriggerBug 1`) to crash the worker thread. */
 __declspec(dllexport) volatile ULONG TriggerBug;

@@ -16,12 +16,13 @@ VOID ExpPoolExerciser(PVOID Context);
 #define SIMDRV2_PATH u"\\SystemRoot\\system32\\drivers\\simdrv2.sys"
 #define POOL_EXERCISE_YIELDS 4
 
-/* Pacing in iterations, set from the boot options (KiApplyBootOptions). Defaults
- * give a tick line about every 3-4 million instructions on one processor. */
+/* Pacing in iterations, set from the boot options (KiApplyBootOptions). With about
+ * 3500 instructions per round of all threads on one processor, the defaults give a
+ * tick line every ~7 million instructions. */
 SYSTEM_WORKER_PACING ExpPacing = {
-    .TickPeriod = 1024,      /* a "simkrnl: tick" line every this many iterations */
-    .LoadDelay = 1536,       /* simdrv2.sys absent this long ... */
-    .LoadedTime = 3072,      /* ... then present this long */
+    .TickPeriod = 2048,      /* a "simkrnl: tick" line every this many iterations */
+    .LoadDelay = 2048,       /* simdrv2.sys absent this long ... */
+    .LoadedTime = 4096,      /* ... then present this long */
 };
 
 /* Progress, readable by a debugger (dt/dq on these symbols). */
