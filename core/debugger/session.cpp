@@ -1,5 +1,6 @@
 #include "core/debugger/session.hpp"
 
+#include <csignal>
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
@@ -37,6 +38,10 @@ KdSession::KdSession(SessionOptions options)
 KdSession::~KdSession() { close(); }
 
 Result<void> KdSession::start() {
+  // A target that goes away must be an error code on write, not a SIGPIPE that
+  // ends the process: leave a handler the program set, replace only the default.
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
   asio::co_spawn(io_, run_transport(), asio::detached);
   asio::co_spawn(io_, run_timer(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });

@@ -1,0 +1,74 @@
+#include "tools/kd/console.hpp"
+
+#include <editline/readline.h>
+#include <iostream>
+#include <unistd.h>
+
+namespace openkd::kd {
+
+namespace {
+bool quit_key_pressed = false;
+
+// Ctrl-B quits kd at the prompt, as in KD.
+int on_ctrl_b(int, int) {
+  quit_key_pressed = true;
+  rl_done = 1;
+  return 0;
+}
+
+std::mutex input_mutex;
+}  // namespace
+
+void ConsoleOutput::write(std::string_view text) {
+  std::lock_guard lock(mutex_);
+  if (!silent_) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  if (tee_) tee_(text);
+}
+
+bool ConsoleOutput::is_terminal() const { return !silent_ && ::isatty(STDOUT_FILENO); }
+
+void ConsoleOutput::set_tee(std::function<void(std::string_view)> tee) {
+  std::lock_guard lock(mutex_);
+  tee_ = std::move(tee);
+}
+
+std::optional<std::string> read_command_line(const std::string& prompt, ConsoleOutput& out) {
+  std::lock_guard lock(input_mutex);
+  if (::isatty(STDIN_FILENO)) {
+    static bool bound = false;
+    if (!bound) {
+      rl_bind_key(0x02, on_ctrl_b);
+      bound = true;
+    }
+    quit_key_pressed = false;
+    char* line = ::readline(prompt.c_str());
+    if (!line || quit_key_pressed) {
+      std::free(line);
+      return std::nullopt;
+    }
+    std::string s(line);
+    std::free(line);
+    if (!s.empty()) ::add_history(s.c_str());
+    return s;
+  }
+  // Not a terminal: show the prompt and echo the command, so a transcript reads like a session.
+  std::string s;
+  out.write(prompt);
+  if (!std::getline(std::cin, s)) {
+    out.write("\n");
+    return std::nullopt;
+  }
+  if (!s.empty() && s.back() == '\r') s.pop_back();
+  out.write(s + "\n");
+  return s;
+}
+
+std::string read_prompt_answer(std::string_view prompt, ConsoleOutput& out) {
+  auto line = read_command_line(std::string(prompt), out);
+  return line.value_or("");
+}
+
+}  // namespace openkd::kd

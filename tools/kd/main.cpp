@@ -1,0 +1,212 @@
+// kd: a KD-compatible kernel debugger. `kd -k CONNECT` opens a target, waits for
+// it to stop, prints KD's banner and runs the command loop.
+#include <boost/asio.hpp>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+#include "backends/connect_string.hpp"
+#include "backends/stream.hpp"
+#include "core/commands/engine.hpp"
+#include "core/debugger/session.hpp"
+#include "tools/kd/console.hpp"
+#include "tools/kd/embedded_sim.hpp"
+#include "tools/kd/options.hpp"
+
+namespace asio = boost::asio;
+using namespace openkd;
+
+namespace {
+
+constexpr const char* kVersion = "openkd kd 0.1.0";
+
+std::string now_text() {
+  std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S.000 %Y (UTC %z)", std::localtime(&t));
+  return buf;
+}
+
+/// KD's "Windows 10 Kernel Version 19041 MP (4 procs) Free x64" block.
+void print_banner(debugger::KdSession& s, kd::ConsoleOutput& out) {
+  const auto& v = s.version();
+  unsigned build = v.minor_version;
+  unsigned procs = s.number_processors();
+  bool free_build = (v.major_version & 0xFF) == 0xF;
+  out.write(fmt::format("Connected to Windows 10 {} x64 target at ({}), ptr64 TRUE\n", build, now_text()));
+  out.write("Kernel Debugger connection established.\n");
+  out.write(fmt::format("Windows 10 Kernel Version {} {} ({} procs) {} x64\n", build, procs > 1 ? "MP" : "UP",
+                        procs, free_build ? "Free" : "Checked"));
+  // Built by: NtBuildLab, found through the debugger data block (KDDEBUGGER_DATA64 +0x208).
+  std::string lab;
+  std::array<std::uint8_t, 8> p{};
+  auto u64 = [](const std::array<std::uint8_t, 8>& b) {
+    std::uint64_t x = 0;
+    for (int i = 7; i >= 0; --i) x = (x << 8) | b[i];
+    return x;
+  };
+  if (v.debugger_data_list && s.read_virtual(v.debugger_data_list, p) && u64(p)) {
+    std::uint64_t kdbg = u64(p);
+    if (s.read_virtual(kdbg + 0x208, p) && u64(p)) {
+      std::array<std::uint8_t, 128> text{};
+      if (auto n = s.read_virtual(u64(p), text)) {
+        for (std::size_t i = 0; i < *n && text[i]; ++i) lab.push_back(char(text[i]));
+      }
+    }
+  }
+  if (!lab.empty()) out.write(fmt::format("Built by: {}\n", lab));
+  auto tick = [](std::uint64_t a) { return fmt::format("{:08x}`{:08x}", a >> 32, a & 0xFFFFFFFF); };
+  out.write(fmt::format("Kernel base = 0x{} PsLoadedModuleList = 0x{}\n", tick(v.kern_base),
+                        tick(v.ps_loaded_module_list)));
+  out.write(fmt::format("Debug session time: {}\n", now_text()));
+}
+
+std::vector<std::string> split_commands(const std::string& text) {
+  // -c "cmd; cmd": KD runs them as one command line (the engine splits on ';').
+  return {text};
+}
+
+int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec) {
+  kd::ConsoleOutput out(opt.noio);
+  debugger::SessionOptions so;
+  so.resets = spec.resets;
+  so.reconnect = spec.reconnect;
+  std::unique_ptr<kd::EmbeddedSimulator> sim;
+  if (spec.kind == backends::ConnectSpec::Kind::Sim) {
+    auto made = kd::EmbeddedSimulator::start(spec);
+    if (!made) {
+      std::fprintf(stderr, "kd: %s\n", made.error().c_str());
+      return 1;
+    }
+    sim = std::move(*made);
+    int fd = sim->debugger_fd();
+    so.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<debugger::Stream>, std::string>> {
+      auto ex = co_await asio::this_coro::executor;
+      int mine = ::dup(fd);
+      if (mine < 0) co_return std::unexpected(std::string("cannot reach the embedded simulator"));
+      co_return backends::stream_from_fd(ex, mine, "simulator (in process)");
+    };
+  } else {
+    so.open = [spec]() { return backends::async_open_stream(spec); };
+  }
+  debugger::KdSession session(std::move(so));
+
+  session.set_callbacks(debugger::TargetCallbacks{
+      [&out](std::string_view text) { out.write(text); },
+      [&out](std::string_view prompt, std::uint32_t) { return kd::read_prompt_answer(prompt, out); },
+      [&out, &opt](std::string_view line) {
+        if (opt.verbose) out.write(fmt::format("KDTARGET: {}\n", line));
+      }});
+
+  // Ctrl-C breaks in (on its own thread: the engine thread is blocked while the target runs).
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGINT);
+  std::function<void()> on_sigint = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      session.request_break();
+      on_sigint();
+    });
+  };
+  on_sigint();
+  std::thread signal_thread([&] { signals_io.run(); });
+  auto stop_signals = [&] {
+    signals_io.stop();
+    signal_thread.join();
+  };
+
+  out.write(fmt::format("\n{}\nOpened {}\nWaiting to reconnect...\n", kVersion, backends::to_string(spec)));
+  if (auto r = session.start(); !r) {
+    std::fprintf(stderr, "kd: %s\n", r.error().message.c_str());
+    stop_signals();
+    return 1;
+  }
+  if (opt.break_on_connect) session.request_break();
+  auto first = session.wait_for_stop();
+  if (!first) {
+    std::fprintf(stderr, "kd: %s\n", first.error().message.c_str());
+    stop_signals();
+    return 1;
+  }
+  print_banner(session, out);
+
+  commands::EngineOptions eo;
+  eo.secure = opt.secure;
+  eo.noshell = opt.noshell || opt.secure;
+  eo.break_on_module_load = opt.break_on_first_module;
+  commands::Engine engine(session, out, eo);
+  engine.report_stop(*first);
+  if (!opt.log_open.empty()) engine.execute(".logopen " + opt.log_open);
+  if (!opt.log_append.empty()) engine.execute(".logappend " + opt.log_append);
+
+  auto run = [&](const std::string& line) {
+    out.write(engine.prompt());
+    out.write(line + "\n");
+    engine.execute(line);
+    session.set_kdfiles(engine.kdfiles());
+  };
+  if (!opt.command_file.empty()) {
+    std::ifstream in(opt.command_file);
+    if (!in) out.write(fmt::format("kd: cannot open command file '{}'\n", opt.command_file));
+    std::string line;
+    while (!engine.quit_requested() && std::getline(in, line)) run(line);
+  }
+  if (!opt.initial_commands.empty() && !engine.quit_requested())
+    for (const auto& c : split_commands(opt.initial_commands)) run(c);
+
+  while (!engine.quit_requested()) {
+    auto line = kd::read_command_line(engine.prompt(), out);
+    if (!line) break;
+    engine.execute(*line);
+    session.set_kdfiles(engine.kdfiles());
+  }
+  stop_signals();
+  session.close();
+  if (sim) sim->stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto opt = kd::parse_options(args);
+  if (!opt) {
+    std::fprintf(stderr, "kd: %s\n", opt.error().c_str());
+    return 2;
+  }
+  if (opt->help) {
+    std::fputs(kd::usage().c_str(), stdout);
+    return 0;
+  }
+  if (opt->version) {
+    std::printf("%s\n", kVersion);
+    return 0;
+  }
+  std::string connect = opt->connect;
+  if (connect.empty()) {
+    auto env = backends::connect_string_from_environment();
+    if (!env) {
+      std::fprintf(stderr, "kd: %s\n", env.error().c_str());
+      return 2;
+    }
+    connect = *env;
+  }
+  if (connect.empty()) {
+    std::fprintf(stderr, "kd: no target: give -k CONNECT (e.g. -k com:pipe,port=/tmp/vm.sock or -k sim), "
+                         "or set _NT_DEBUG_PORT\n");
+    return 2;
+  }
+  auto spec = backends::parse_connect_string(connect);
+  if (!spec) {
+    std::fprintf(stderr, "kd: bad -k '%s': %s\n", connect.c_str(), spec.error().c_str());
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  return run_target_session(*opt, *spec);
+}
