@@ -1,0 +1,343 @@
+// Execution: g gh gn, p t (with counts), gu, pc tc, ~N, .reboot, .crash.
+// Software breakpoints are written just before the target runs and restored
+// at the next stop; a breakpoint under rip is stepped over first, without it.
+#include <algorithm>
+#include <bit>
+#include <variant>
+
+#include "core/commands/engine_core.hpp"
+#include "core/commands/format.hpp"
+
+namespace openkd::commands {
+namespace {
+
+using debugger::StopEvent;
+
+// Bounds for commands that step many times (gu, pc, tc) so a typo cannot hang forever.
+constexpr std::size_t kMaxSteps = 100000;
+
+const wire::ExceptionState* exception_of(const StopEvent& stop) {
+  return std::get_if<wire::ExceptionState>(&stop.change.state);
+}
+
+bool is_single_step(const StopEvent& stop) {
+  const auto* e = exception_of(stop);
+  return e && e->record.code == wire::kExceptionSingleStep && (stop.change.control.dr6 & 0xF) == 0;
+}
+
+CommandResult<StopEvent> resume_target(EngineCore& core, const debugger::ResumeOptions& options) {
+  auto stop = core.target.resume(options);
+  core.forget_state();
+  core.last_exception_code = 0;
+  if (!stop) return std::unexpected(CommandError::plain("Unable to resume the target: " + stop.error().message));
+  return *stop;
+}
+
+CommandResult<StopEvent> single_step(EngineCore& core, std::uint32_t status) {
+  return resume_target(core, {status, true, 0});
+}
+
+// Runs with every enabled breakpoint (and the temporary ones) in place.
+CommandResult<StopEvent> resume_with_breakpoints(EngineCore& core, std::uint32_t status,
+                                                 const std::vector<std::uint64_t>& temporary) {
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  const bool under_rip = core.breakpoints.enabled_at(ctx->rip) || std::ranges::count(temporary, ctx->rip) > 0;
+  if (under_rip) {
+    auto stepped = single_step(core, status);
+    if (!stepped || !is_single_step(*stepped)) return stepped;
+    status = wire::kDbgContinue;
+    ctx = core.context();
+    if (!ctx) return std::unexpected(ctx.error());
+  }
+
+  std::vector<std::uint32_t> handles;
+  auto insert = [&](std::uint64_t address, const Breakpoint* bp) {
+    if (auto h = core.target.write_breakpoint(address)) {
+      handles.push_back(*h);
+    } else if (bp) {
+      core.printf("Unable to insert breakpoint {} at {}: {}\n", bp->id, hex64(address), h.error().message);
+    }
+  };
+  for (const auto& bp : core.breakpoints.all())
+    if (bp.enabled && bp.kind == Breakpoint::Kind::Software) insert(bp.address, &bp);
+  for (auto address : temporary) insert(address, nullptr);
+
+  // Hardware breakpoints: Dr0..Dr3 go in the context, Dr7 with the continue.
+  std::uint64_t dr7 = 0;
+  const auto slots = core.breakpoints.hardware_slots();
+  if (!slots.empty() || ctx->dr7 != 0) {
+    wire::Context updated = *ctx;
+    std::array<std::uint64_t*, 4> dr{&updated.dr0, &updated.dr1, &updated.dr2, &updated.dr3};
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      *dr[i] = slots[i]->address;
+      dr7 |= dr7_bits(static_cast<unsigned>(i), slots[i]->access, slots[i]->size);
+    }
+    updated.dr7 = dr7;
+    if (updated != *ctx) {
+      if (auto r = core.set_context(updated); !r) core.print_error(r.error(), {});
+    }
+  }
+
+  auto stop = resume_target(core, {status, false, dr7});
+  for (auto h : handles)
+    if (auto r = core.target.restore_breakpoint(h); !r)
+      core.printf("Unable to remove a breakpoint (handle {}): {}\n", h, r.error().message);
+  return stop;
+}
+
+enum class Outcome { ReachedTemporary, Stepped, Reported };
+
+// What a stop means to the engine.
+Outcome handle_stop(EngineCore& core, const StopEvent& stop, const std::vector<std::uint64_t>& temporary,
+                    bool breakpoints_inserted, bool& keep_going) {
+  keep_going = false;
+  if (const auto* e = exception_of(stop)) {
+    if (e->record.code == wire::kExceptionBreakpoint && breakpoints_inserted) {
+      const std::uint64_t at = e->record.address;
+      if (std::ranges::count(temporary, at)) return Outcome::ReachedTemporary;
+      if (Breakpoint* bp = core.breakpoints.enabled_at(at); bp && bp->kind == Breakpoint::Kind::Software) {
+        if (bp->pass_count > 1) {
+          --bp->pass_count;
+          keep_going = true;
+          return Outcome::Reported;
+        }
+        const Breakpoint hit = *bp;
+        if (hit.one_shot) core.breakpoints.remove(hit.id);
+        core.report_breakpoint_hit(hit, at);
+        return Outcome::Reported;
+      }
+    }
+    if (e->record.code == wire::kExceptionSingleStep && (stop.change.control.dr6 & 0xF)) {
+      // Dr6 bits 0..3 say which debug register fired.
+      const unsigned slot = static_cast<unsigned>(std::countr_zero(stop.change.control.dr6 & 0xF));
+      if (const Breakpoint* hw = core.breakpoints.hardware_in_slot(slot)) {
+        Breakpoint* bp = core.breakpoints.find(hw->id);
+        if (bp->pass_count > 1) {
+          --bp->pass_count;
+          keep_going = true;
+          return Outcome::Reported;
+        }
+        const Breakpoint hit = *bp;
+        if (hit.one_shot) core.breakpoints.remove(hit.id);
+        core.report_breakpoint_hit(hit, stop.change.program_counter);
+        return Outcome::Reported;
+      }
+    }
+    if (is_single_step(stop) && !breakpoints_inserted) return Outcome::Stepped;
+  }
+  if (std::holds_alternative<wire::LoadSymbolsState>(stop.change.state) && !core.options.break_on_module_load) {
+    core.forget_everything();  // a driver came or went: modules and symbols changed
+    keep_going = true;
+    return Outcome::Reported;
+  }
+  core.report_stop(stop);
+  return Outcome::Reported;
+}
+
+// Continues until a stop worth showing; temporary breakpoints end it quietly.
+CommandResult<Outcome> run(EngineCore& core, std::uint32_t status, const std::vector<std::uint64_t>& temporary) {
+  for (;;) {
+    auto stop = resume_with_breakpoints(core, status, temporary);
+    if (!stop) return std::unexpected(stop.error());
+    status = wire::kDbgContinue;
+    bool keep_going = false;
+    const Outcome outcome = handle_stop(core, *stop, temporary, true, keep_going);
+    // A single step here is the step off a breakpoint that met something else.
+    if (!keep_going) return outcome;
+  }
+}
+
+CommandResult<Outcome> trace_once(EngineCore& core, std::uint32_t status) {
+  auto stop = single_step(core, status);
+  if (!stop) return std::unexpected(stop.error());
+  bool keep_going = false;
+  return handle_stop(core, *stop, {}, false, keep_going);
+}
+
+// `p`: a call or a rep-string instruction runs to the next instruction; others step.
+CommandResult<Outcome> step_over_once(EngineCore& core, std::uint32_t status) {
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  auto in = core.instruction_at(ctx->rip);
+  if (in && (in->is_call || in->is_repeated_string)) {
+    auto outcome = run(core, status, {ctx->rip + in->length()});
+    if (outcome && *outcome == Outcome::ReachedTemporary) return Outcome::Stepped;
+    return outcome;
+  }
+  return trace_once(core, status);
+}
+
+std::uint32_t continue_status(EngineCore& core, std::string_view name) {
+  if (name == "gh") return wire::kDbgExceptionHandled;
+  if (name == "gn") return wire::kDbgExceptionNotHandled;
+  // After an exception other than a breakpoint or a step, `g` passes it on (gN), as KD.
+  const auto code = core.last_exception_code;
+  if (code != 0 && code != wire::kExceptionBreakpoint && code != wire::kExceptionSingleStep)
+    return wire::kDbgExceptionNotHandled;
+  return wire::kDbgContinue;
+}
+
+// `= address` before other arguments: start there (sets rip).
+CommandResult<> start_address(EngineCore& core, Invocation& call) {
+  if (!call.args.consume('=')) return {};
+  auto address = core.expression(call.args);
+  if (!address) return std::unexpected(address.error());
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  wire::Context updated = *ctx;
+  updated.rip = *address;
+  return core.set_context(updated);
+}
+
+CommandResult<> cmd_go(EngineCore& core, Invocation& call) {
+  const std::uint32_t status = continue_status(core, call.name);
+  if (auto r = start_address(core, call); !r) return r;
+  std::vector<std::uint64_t> temporary;
+  while (!call.args.at_end()) {
+    auto address = core.expression(call.args);
+    if (!address) return std::unexpected(address.error());
+    temporary.push_back(*address);
+  }
+  auto outcome = run(core, status, temporary);
+  if (!outcome) return std::unexpected(outcome.error());
+  if (*outcome == Outcome::ReachedTemporary) {
+    auto ctx = core.context();
+    if (ctx) core.print_code_location(ctx->rip);
+  }
+  return {};
+}
+
+CommandResult<std::uint64_t> step_count(EngineCore& core, Invocation& call) {
+  if (auto r = start_address(core, call); !r) return std::unexpected(r.error());
+  std::uint64_t count = 1;
+  if (!call.args.at_end()) {
+    const std::size_t column = call.args.column();
+    auto v = core.expression(call.args);
+    if (!v) return v;
+    if (*v == 0 || *v > kMaxSteps) return std::unexpected(CommandError::caret("Range error", column));
+    count = *v;
+  }
+  if (auto r = core.expect_end(call.args); !r) return std::unexpected(r.error());
+  return count;
+}
+
+CommandResult<> cmd_step(EngineCore& core, Invocation& call) {
+  auto count = step_count(core, call);
+  if (!count) return std::unexpected(count.error());
+  const bool over = call.name == "p";
+  std::uint32_t status = continue_status(core, "g");
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    auto outcome = over ? step_over_once(core, status) : trace_once(core, status);
+    if (!outcome) return std::unexpected(outcome.error());
+    if (*outcome != Outcome::Stepped) break;
+    core.print_registers_and_location();
+    status = wire::kDbgContinue;
+  }
+  return {};
+}
+
+// gu: step over calls until a `ret` at this frame's depth has executed.
+CommandResult<> cmd_go_up(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  const std::uint64_t frame_rsp = ctx->rsp;
+  std::uint32_t status = continue_status(core, "g");
+  for (std::size_t i = 0; i < kMaxSteps; ++i) {
+    ctx = core.context();
+    if (!ctx) return std::unexpected(ctx.error());
+    auto in = core.instruction_at(ctx->rip);
+    const bool leaving = in && in->is_return && ctx->rsp >= frame_rsp;
+    auto outcome = leaving ? trace_once(core, status) : step_over_once(core, status);
+    if (!outcome) return std::unexpected(outcome.error());
+    if (*outcome != Outcome::Stepped) return {};
+    status = wire::kDbgContinue;
+    if (leaving) {
+      if (auto now = core.context()) core.print_code_location(now->rip);
+      return {};
+    }
+  }
+  core.printf("gu: no return after {} steps; stopped\n", kMaxSteps);
+  return {};
+}
+
+// pc / tc: step (over / into) until the next call instruction.
+CommandResult<> cmd_step_to_call(EngineCore& core, Invocation& call) {
+  auto count = step_count(core, call);
+  if (!count) return std::unexpected(count.error());
+  const bool over = call.name == "pc";
+  std::uint32_t status = continue_status(core, "g");
+  for (std::uint64_t n = 0; n < *count; ++n) {
+    for (std::size_t i = 0;; ++i) {
+      if (i == kMaxSteps) {
+        core.printf("{}: no call after {} steps; stopped\n", call.name, kMaxSteps);
+        return {};
+      }
+      auto outcome = over ? step_over_once(core, status) : trace_once(core, status);
+      if (!outcome) return std::unexpected(outcome.error());
+      if (*outcome != Outcome::Stepped) return {};
+      status = wire::kDbgContinue;
+      auto ctx = core.context();
+      if (!ctx) return std::unexpected(ctx.error());
+      auto in = core.instruction_at(ctx->rip);
+      if (in && in->is_call) break;
+    }
+    core.print_registers_and_location();
+  }
+  return {};
+}
+
+CommandResult<> cmd_switch_processor(EngineCore& core, Invocation& call) {
+  const std::size_t column = call.args.column();
+  auto number = core.expression(call.args);
+  if (!number) return std::unexpected(number.error());
+  call.args.consume_word("s");  // `~1s` is the user-mode spelling of the same thing
+  if (auto r = core.expect_end(call.args); !r) return r;
+  if (*number >= core.target.number_processors())
+    return std::unexpected(CommandError::caret("Invalid processor number error", column));
+  if (*number == core.target.current_processor()) return {};
+  auto stop = core.target.switch_processor(static_cast<std::uint16_t>(*number));
+  core.forget_state();
+  if (!stop) return std::unexpected(CommandError::plain("Unable to switch processor: " + stop.error().message));
+  return {};
+}
+
+CommandResult<> cmd_reboot(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  core.print("Shutting down the target; waiting for it to restart\n");
+  auto stop = core.target.reboot();
+  core.forget_everything();
+  if (!stop) return std::unexpected(CommandError::plain("Reboot failed: " + stop.error().message));
+  core.report_stop(*stop);
+  return {};
+}
+
+CommandResult<> cmd_crash(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto stop = core.target.cause_bugcheck();
+  core.forget_state();
+  if (!stop) return std::unexpected(CommandError::plain("Unable to cause a bug check: " + stop.error().message));
+  core.report_stop(*stop);
+  return {};
+}
+
+}  // namespace
+
+void add_execution_commands(std::vector<CommandSpec>& table) {
+  table.insert(table.end(), {
+      {"g", cmd_go, "g [= start] [address ...]     go (until a breakpoint or the given address)"},
+      {"gh", cmd_go, "gh                            go, exception handled"},
+      {"gn", cmd_go, "gn                            go, exception not handled"},
+      {"p", cmd_step, "p [= start] [count]           step over calls, showing registers"},
+      {"t", cmd_step, "t [= start] [count]           trace into calls, showing registers"},
+      {"gu", cmd_go_up, "gu                            go up: run until the current function returns"},
+      {"pc", cmd_step_to_call, "pc [count]                    step over to the next call"},
+      {"tc", cmd_step_to_call, "tc [count]                    trace to the next call"},
+      {"~", cmd_switch_processor, "~N                            switch to processor N"},
+      {".reboot", cmd_reboot, ".reboot                       reboot the target"},
+      {".crash", cmd_crash, ".crash                        make the target bug check"},
+  });
+}
+
+}  // namespace openkd::commands

@@ -1,0 +1,290 @@
+// Information and session: ? .formats vertarget version lm .echo .log* .help q .kdfiles .shell
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <ctime>
+
+#include "core/commands/engine_core.hpp"
+#include "core/commands/format.hpp"
+#include "core/debugger/pe.hpp"
+
+namespace openkd::commands {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+constexpr std::uint64_t kDebuggerDataNtBuildLab = 0x208;
+
+CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
+  (void)call;
+  core.print("openkd kd commands (expressions are MASM: hex by default, 0n decimal, poi(), nt!Symbol):\n");
+  std::string_view previous;
+  for (const auto& c : core.commands) {
+    if (c.help == previous) continue;  // families share one line
+    previous = c.help;
+    core.printf("  {}\n", c.help);
+  }
+  return {};
+}
+
+CommandResult<> cmd_evaluate(EngineCore& core, Invocation& call) {
+  if (call.args.at_end()) return cmd_help(core, call);
+  auto value = core.expression(call.args);
+  if (!value) return std::unexpected(value.error());
+  if (auto r = core.expect_end(call.args); !r) return r;
+  core.printf("Evaluate expression: {} = {}\n", signed_decimal(*value), hex64(*value));
+  return {};
+}
+
+CommandResult<> cmd_formats(EngineCore& core, Invocation& call) {
+  auto value = core.expression(call.args);
+  if (!value) return std::unexpected(value.error());
+  if (auto r = core.expect_end(call.args); !r) return r;
+  const std::uint64_t v = *value;
+  std::string binary;
+  for (int byte = 7; byte >= 0; --byte) {
+    binary += fmt::format("{:08b}", (v >> (8 * byte)) & 0xFF);
+    if (byte) binary += ' ';
+  }
+  std::string chars;
+  for (int byte = 7; byte >= 0; --byte) {
+    const auto c = static_cast<unsigned char>(v >> (8 * byte));
+    chars += (c >= 0x20 && c < 0x7F) ? static_cast<char>(c) : '.';
+  }
+  // Time as a time_t in UTC (KD uses the host's zone; UTC keeps output reproducible).
+  std::string time_text = "invalid";
+  const std::time_t t = static_cast<std::time_t>(v);
+  std::tm tm{};
+  if (static_cast<std::int64_t>(v) >= 0 && v < (1ull << 40) && gmtime_r(&t, &tm)) {
+    char buffer[64];
+    if (std::strftime(buffer, sizeof buffer, "%a %b %e %H:%M:%S %Y", &tm)) time_text = buffer;
+  }
+  core.print("Evaluate expression:\n");
+  core.printf("  Hex:     {}\n", hex64(v));
+  core.printf("  Decimal: {}\n", signed_decimal(v));
+  core.printf("  Decimal (unsigned) : {}\n", v);
+  core.printf("  Octal:   {:022o}\n", v);
+  core.printf("  Binary:  {}\n", binary);
+  core.printf("  Chars:   {}\n", chars);
+  core.printf("  Time:    {}\n", time_text);
+  core.printf("  Float:   low {:g} high {:g}\n", std::bit_cast<float>(static_cast<std::uint32_t>(v)),
+              std::bit_cast<float>(static_cast<std::uint32_t>(v >> 32)));
+  core.printf("  Double:  {:g}\n", std::bit_cast<double>(v));
+  return {};
+}
+
+std::string_view windows_name(std::uint16_t build) {
+  if (build >= 10240) return "Windows 10";
+  if (build >= 9600) return "Windows 8.1";
+  if (build >= 9200) return "Windows 8";
+  if (build >= 7600) return "Windows 7";
+  return "Windows";
+}
+
+std::string read_string(EngineCore& core, std::uint64_t address, std::size_t max) {
+  const auto block = core.read_block(address, max);
+  std::string s;
+  for (std::size_t i = 0; i < max && block.valid[i] && block.bytes[i] != 0; ++i) s.push_back(static_cast<char>(block.bytes[i]));
+  return s;
+}
+
+void print_target_version(EngineCore& core) {
+  const auto& v = core.target.version();
+  const std::string_view machine = v.machine_type == 0x8664 ? "x64" : v.machine_type == 0x14C ? "x86"
+                                   : v.machine_type == 0xAA64 ? "ARM64" : "unknown machine";
+  const unsigned processors = core.target.number_processors();
+  core.printf("{} Kernel Version {} {} ({} procs) {} {}\n", windows_name(v.minor_version), v.minor_version,
+              (v.flags & wire::kVersionFlagMp) || processors > 1 ? "MP" : "UP", processors,
+              (v.major_version & 0xFF) == 0xC ? "Checked" : "Free", machine);
+  std::string build_lab;
+  if (const std::uint64_t data = core.debugger_data())
+    if (auto where = read_u64(core.target, data + kDebuggerDataNtBuildLab); where && *where)
+      build_lab = read_string(core, *where, 256);
+  if (build_lab.empty())
+    if (auto where = core.symbols.address_of("nt!NtBuildLab")) build_lab = read_string(core, *where, 256);
+  if (!build_lab.empty()) core.printf("Built by: {}\n", build_lab);
+  core.printf("Kernel base = 0x{} PsLoadedModuleList = 0x{}\n", hex64(v.kern_base), hex64(v.ps_loaded_module_list));
+}
+
+CommandResult<> cmd_vertarget(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  print_target_version(core);
+  return {};
+}
+
+CommandResult<> cmd_version(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  core.printf("openkd kd version {} (a KD-compatible kernel debugger)\n\n", kVersion);
+  print_target_version(core);
+  return {};
+}
+
+// `*` and `?` wildcards, case-insensitive, as lm m uses them.
+bool wildcard_match(std::string_view pattern, std::string_view text) {
+  if (pattern.empty()) return text.empty();
+  if (pattern[0] == '*') {
+    for (std::size_t i = 0; i <= text.size(); ++i)
+      if (wildcard_match(pattern.substr(1), text.substr(i))) return true;
+    return false;
+  }
+  if (text.empty()) return false;
+  if (pattern[0] != '?' && std::tolower(static_cast<unsigned char>(pattern[0])) != std::tolower(static_cast<unsigned char>(text[0])))
+    return false;
+  return wildcard_match(pattern.substr(1), text.substr(1));
+}
+
+CommandResult<> cmd_lm(EngineCore& core, Invocation& call) {
+  bool verbose = call.name == "lmv" || call.name == "lmvm";
+  std::optional<std::string> pattern;
+  std::optional<std::uint64_t> address;
+  if (call.name == "lmm" || call.name == "lmvm") {
+    call.args.skip_spaces();
+    const std::size_t column = call.args.column();
+    auto p = call.args.take_token();
+    if (p.empty()) return std::unexpected(CommandError::syntax(column));
+    pattern = std::string(p);
+  }
+  while (!call.args.at_end()) {
+    const std::size_t column = call.args.column();
+    auto option = call.args.take_token();
+    std::string lower(option);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "v" || lower == "vm" || lower == "m") {
+      if (lower != "m") verbose = true;
+      if (lower == "v") continue;
+      const std::size_t pattern_column = call.args.column();
+      auto p = call.args.take_token();
+      if (p.empty()) return std::unexpected(CommandError::syntax(pattern_column));
+      pattern = std::string(p);
+    } else if (lower == "a") {
+      auto a = core.expression(call.args);
+      if (!a) return std::unexpected(a.error());
+      address = *a;
+    } else if (lower == "k" || lower == "l" || lower == "o" || lower == "n") {
+      continue;  // kernel modules / loaded symbols only / ...: every module here is both
+    } else {
+      return std::unexpected(CommandError::syntax(column));
+    }
+  }
+  core.print("start             end                 module name\n");
+  for (const auto& m : core.modules.modules()) {
+    if (pattern && !wildcard_match(*pattern, m.name)) continue;
+    if (address && !m.contains(*address)) continue;
+    core.printf("{} {}   {:<10} (export symbols)       {}\n", hex64(m.base), hex64(m.end()), m.name, m.image_name);
+    if (!verbose) continue;
+    core.printf("    Loaded symbol image file: {}\n", m.image_name);
+    if (!m.full_path.empty()) core.printf("    Image path: {}\n", m.full_path);
+    core.printf("    Image name: {}\n", m.image_name);
+    if (auto h = debugger::read_pe_headers(core.target, m.base)) {
+      core.printf("    Timestamp:        {:08X}\n", h->timestamp);
+      core.printf("    CheckSum:         {:08X}\n", h->checksum);
+      core.printf("    ImageSize:        {:08X}\n", h->size_of_image);
+    }
+    core.printf("    Entry point:      {}\n", hex64(m.entry));
+    core.printf("    Exports:          {}\n", core.symbols.symbols_of(m).size());
+  }
+  if (!core.modules.last_error().empty()) core.printf("(module list: {})\n", core.modules.last_error());
+  return {};
+}
+
+CommandResult<> cmd_echo(EngineCore& core, Invocation& call) {
+  core.printf("{}\n", call.args.take_rest());
+  return {};
+}
+
+CommandResult<> cmd_logopen(EngineCore& core, Invocation& call) {
+  if (core.options.secure)
+    return std::unexpected(CommandError::plain(fmt::format("{} is disabled: the session is in secure mode", call.name)));
+  call.args.skip_spaces();
+  const std::size_t column = call.args.column();
+  std::string name;
+  if (auto q = call.args.take_quoted()) name = *q; else name = std::string(call.args.take_token());
+  if (name.empty()) return std::unexpected(CommandError::syntax(column));
+  if (auto r = core.expect_end(call.args); !r) return r;
+  if (core.log) {
+    std::fclose(core.log);
+    core.log = nullptr;
+  }
+  core.log = std::fopen(name.c_str(), call.name == ".logappend" ? "a" : "w");
+  if (!core.log) return std::unexpected(CommandError::plain(fmt::format("Unable to open log file '{}'", name)));
+  core.printf("Opened log file '{}'\n", name);
+  return {};
+}
+
+CommandResult<> cmd_logclose(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  if (!core.log) {
+    core.print("No log file open\n");
+    return {};
+  }
+  core.print("Closing open log file\n");
+  std::fclose(core.log);
+  core.log = nullptr;
+  return {};
+}
+
+CommandResult<> cmd_quit(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  core.print("quit:\n");
+  core.quit = true;
+  return {};
+}
+
+CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
+  if (call.args.at_end()) {
+    if (core.kdfiles.empty()) core.print("No KD file associations\n");
+    for (const auto& [target_path, host_path] : core.kdfiles) core.printf("{} -> {}\n", target_path, host_path);
+    return {};
+  }
+  if (core.options.secure)
+    return std::unexpected(CommandError::plain(".kdfiles changes are disabled: the session is in secure mode"));
+  const std::size_t column = call.args.column();
+  if (call.args.consume_word("-c")) {
+    core.kdfiles.clear();
+    return core.expect_end(call.args);
+  }
+  if (!call.args.consume_word("-m")) return std::unexpected(CommandError::syntax(column));
+  auto take = [&]() -> std::string {
+    if (auto q = call.args.take_quoted()) return *q;
+    return std::string(call.args.take_token());
+  };
+  std::string target_path = take();
+  std::string host_path = take();
+  if (target_path.empty() || host_path.empty()) return std::unexpected(CommandError::syntax(call.args.column()));
+  if (auto r = core.expect_end(call.args); !r) return r;
+  for (auto& c : target_path) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  core.printf("{} -> {}\n", target_path, host_path);
+  core.kdfiles[target_path] = host_path;
+  return {};
+}
+
+CommandResult<> cmd_shell(EngineCore& core, Invocation& call) {
+  (void)call;
+  if (core.options.secure || core.options.noshell)
+    return std::unexpected(CommandError::plain(".shell is disabled for this session"));
+  return std::unexpected(CommandError::plain(".shell is not supported by openkd kd"));
+}
+
+}  // namespace
+
+void add_info_commands(std::vector<CommandSpec>& table) {
+  table.insert(table.end(), {
+      {"?", cmd_evaluate, "? expression                  evaluate (? alone: this list)"},
+      {".formats", cmd_formats, ".formats expression           a value in every format"},
+      {"vertarget", cmd_vertarget, "vertarget                     the target's version"},
+      {"version", cmd_version, "version                       the debugger's and the target's version"},
+      {"lm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmv", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmvm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {".echo", cmd_echo, ".echo text                    print text"},
+      {".logopen", cmd_logopen, ".logopen file                 copy the session to a log file"},
+      {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},
+      {".logclose", cmd_logclose, ".logclose                     close the log file"},
+      {".kdfiles", cmd_kdfiles, ".kdfiles [-m target host | -c]   drivers served to the target"},
+      {".shell", cmd_shell, ".shell                        (not supported)"},
+      {".help", cmd_help, ".help                         this list"},
+      {"q", cmd_quit, "q                             quit"},
+  });
+}
+
+}  // namespace openkd::commands

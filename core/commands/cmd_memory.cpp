@@ -1,0 +1,284 @@
+// Virtual memory: db dw dd dq dp dc da du dps dqs dds, eb ew ed eq ep ea eza eu ezu, f, s.
+#include <algorithm>
+
+#include "core/commands/engine_core.hpp"
+#include "core/commands/format.hpp"
+
+namespace openkd::commands {
+namespace {
+
+constexpr std::uint64_t kDefaultDumpBytes = 0x80;
+// KD refuses a display range past 512 KiB unless it is written with L?.
+constexpr std::uint64_t kMaxDumpBytes = 0x80000;
+constexpr std::uint64_t kMaxSearchBytes = 0x10000000;
+constexpr std::uint64_t kMaxFillBytes = 0x10000000;
+constexpr std::size_t kMaxSearchHits = 4096;
+constexpr std::size_t kStringLineChars = 48;  // da/du continue on a new line after this many
+
+char printable(std::uint8_t b) { return b >= 0x20 && b < 0x7F ? static_cast<char>(b) : '.'; }
+
+struct DumpFormat {
+  unsigned size;      // bytes per element
+  unsigned per_line;  // elements per line
+  bool ascii;         // trailing characters column
+};
+
+DumpFormat dump_format(std::string_view name) {
+  if (name == "db") return {1, 16, true};
+  if (name == "dw") return {2, 8, false};
+  if (name == "dd") return {4, 4, false};
+  if (name == "dc") return {4, 4, true};
+  return {8, 2, false};  // dq, dp
+}
+
+std::string element_text(const MemoryBlock& block, std::size_t offset, unsigned size) {
+  auto v = block.value(offset, size);
+  if (size == 8) return v ? hex64(*v) : "????????`????????";
+  if (!v) return std::string(2 * size, '?');
+  return fmt::format("{:0{}x}", *v, 2 * size);
+}
+
+std::string ascii_text(const MemoryBlock& block, std::size_t offset, std::size_t count) {
+  std::string s;
+  for (std::size_t i = offset; i < offset + count && i < block.bytes.size(); ++i)
+    s.push_back(block.valid[i] ? printable(block.bytes[i]) : '?');
+  return s;
+}
+
+// The lines of db/dw/dd/dq/dc for `block` (whose size is a multiple of the element size).
+void print_dump(EngineCore& core, const MemoryBlock& block, const DumpFormat& f) {
+  const std::size_t line_bytes = std::size_t(f.size) * f.per_line;
+  for (std::size_t offset = 0; offset < block.bytes.size(); offset += line_bytes) {
+    const std::size_t n = std::min(line_bytes, block.bytes.size() - offset);
+    std::string line = hex64(block.address + offset) + " ";
+    for (std::size_t i = 0; i < n; i += f.size) {
+      // db separates the two halves of a line with '-'.
+      line += (f.size == 1 && i == 8) ? '-' : ' ';
+      line += element_text(block, offset + i, f.size);
+    }
+    if (f.ascii) {
+      const std::size_t width = f.size == 1 ? 3 : 2 * f.size + 1;
+      line += std::string((line_bytes - n) / f.size * width, ' ');
+      line += "  " + ascii_text(block, offset, n);
+    }
+    core.printf("{}\n", line);
+  }
+}
+
+CommandResult<> cmd_dump(EngineCore& core, Invocation& call) {
+  std::string name = call.name;
+  if (name == "d") name = core.last_dump_command;
+  std::optional<std::uint64_t> default_address;
+  if (core.have_dump_address) {
+    default_address = core.next_dump_address;
+  } else if (auto ctx = core.context()) {
+    default_address = ctx->rip;
+  }
+  const bool pointers = name == "dps" || name == "dqs" || name == "dds";
+  const bool strings = name == "da" || name == "du";
+  const unsigned size = name == "dds" ? 4 : pointers ? 8 : name == "du" ? 2 : strings ? 1 : dump_format(name).size;
+  const std::uint64_t default_count = strings ? 0x100 / size : kDefaultDumpBytes / size;
+  auto range = core.range(call.args, default_address, default_count, size, kMaxDumpBytes);
+  if (!range) return std::unexpected(range.error());
+  if (auto r = core.expect_end(call.args); !r) return r;
+
+  const auto block = core.read_block(range->address, range->count * size);
+  std::uint64_t consumed = range->count * size;
+  if (pointers) {
+    for (std::uint64_t i = 0; i < range->count; ++i) {
+      const std::uint64_t at = range->address + i * size;
+      auto v = block.value(i * size, size);
+      std::string line = hex64(at) + "  " + (v ? (size == 8 ? hex64(*v) : fmt::format("{:08x}", *v)) : std::string(size == 8 ? "????????`????????" : "????????"));
+      if (v) {
+        if (auto name_at = core.describe(*v); !name_at.empty()) line += " " + name_at;
+      }
+      core.printf("{}\n", line);
+    }
+  } else if (strings) {
+    if (!block.value(0, size)) {
+      core.printf("{}  ????\n", hex64(range->address));
+    } else {
+      // Up to the terminating NUL (or the range end), 48 characters a line.
+      std::size_t i = 0;
+      bool terminated = false;
+      while (i < range->count && !terminated) {
+        std::string text;
+        const std::uint64_t line_address = range->address + i * size;
+        while (i < range->count && text.size() < kStringLineChars) {
+          auto c = block.value(i * size, size);
+          if (!c || *c == 0) {
+            terminated = true;
+            ++i;
+            break;
+          }
+          text.push_back(*c < 0x80 ? printable(static_cast<std::uint8_t>(*c)) : '.');
+          ++i;
+        }
+        core.printf("{}  \"{}\"\n", hex64(line_address), text);
+      }
+      consumed = i * size;
+    }
+  } else {
+    print_dump(core, block, dump_format(name));
+  }
+  core.next_dump_address = range->address + consumed;
+  core.have_dump_address = true;
+  core.last_dump_command = name;
+  return {};
+}
+
+// ---- e*: edit ----------------------------------------------------------------------
+
+void append_le(wire::Bytes& out, std::uint64_t v, unsigned size) {
+  for (unsigned i = 0; i < size; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+CommandResult<> write_all(EngineCore& core, std::uint64_t address, const wire::Bytes& data, std::size_t column) {
+  auto written = core.target.write_virtual(address, data);
+  core.forget_state();  // the write may have touched a stack the context cache mirrors
+  if (!written || *written < data.size()) return std::unexpected(CommandError::at("Memory access error", column));
+  return {};
+}
+
+CommandResult<> cmd_edit(EngineCore& core, Invocation& call) {
+  const std::size_t address_column = call.args.column();
+  auto address = core.expression(call.args);
+  if (!address) return std::unexpected(address.error());
+  wire::Bytes data;
+  const std::string_view name = call.name;
+  if (name == "ea" || name == "eza" || name == "eu" || name == "ezu") {
+    const std::size_t column = call.args.column();
+    auto text = call.args.take_quoted();
+    if (!text) return std::unexpected(CommandError::syntax(column));
+    const bool wide = name == "eu" || name == "ezu";
+    for (unsigned char c : *text) append_le(data, c, wide ? 2 : 1);
+    if (name == "eza" || name == "ezu") append_le(data, 0, wide ? 2 : 1);
+  } else {
+    const unsigned size = name == "eb" ? 1 : name == "ew" ? 2 : name == "ed" ? 4 : 8;
+    while (!call.args.at_end()) {
+      auto v = core.expression(call.args);
+      if (!v) return std::unexpected(v.error());
+      append_le(data, *v, size);
+    }
+    if (data.empty()) return std::unexpected(CommandError::syntax(call.args.column()));
+  }
+  if (auto r = core.expect_end(call.args); !r) return r;
+  if (data.empty()) return {};
+  return write_all(core, *address, data, address_column);
+}
+
+// ---- f: fill -------------------------------------------------------------------------
+
+CommandResult<wire::Bytes> byte_pattern(EngineCore& core, ArgCursor& args, unsigned size) {
+  wire::Bytes pattern;
+  if (auto text = args.take_quoted()) {
+    for (unsigned char c : *text) append_le(pattern, c, size == 2 ? 2 : 1);
+  } else {
+    while (!args.at_end()) {
+      auto v = core.expression(args);
+      if (!v) return std::unexpected(v.error());
+      append_le(pattern, *v, size);
+    }
+  }
+  if (pattern.empty()) return std::unexpected(CommandError::syntax(args.column()));
+  return pattern;
+}
+
+CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
+  const std::size_t column = call.args.column();
+  auto range = core.range(call.args, std::nullopt, 0, 1, kMaxFillBytes);
+  if (!range) return std::unexpected(range.error());
+  if (range->count == 0) return std::unexpected(CommandError::syntax(call.args.column()));
+  auto pattern = byte_pattern(core, call.args, 1);
+  if (!pattern) return std::unexpected(pattern.error());
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto filled = core.target.fill_memory(range->address, static_cast<std::uint32_t>(range->count), *pattern, false);
+  if (!filled) {
+    // A stub without FillMemory: write the repeated pattern ourselves.
+    wire::Bytes data(range->count);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = (*pattern)[i % pattern->size()];
+    if (auto r = write_all(core, range->address, data, column); !r) return r;
+    filled = static_cast<std::uint32_t>(range->count);
+  }
+  core.forget_state();
+  core.printf("Filled 0x{:x} bytes\n", *filled);
+  return {};
+}
+
+// ---- s: search -----------------------------------------------------------------------
+
+CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
+  char kind = 'b';
+  while (call.args.peek() == '-') {
+    const std::size_t column = call.args.column();
+    call.args.consume('-');
+    const auto flag = call.args.take_token();
+    if (flag.size() != 1 || std::string_view("bwdqau").find(flag[0]) == std::string_view::npos)
+      return std::unexpected(CommandError::caret("Syntax error", column));
+    kind = flag[0];
+  }
+  const unsigned size = kind == 'w' ? 2 : kind == 'd' ? 4 : kind == 'q' ? 8 : kind == 'u' ? 2 : 1;
+  auto range = core.range(call.args, std::nullopt, 0, 1, kMaxSearchBytes);
+  if (!range) return std::unexpected(range.error());
+  if (range->count == 0) return std::unexpected(CommandError::caret("Range error", call.args.column()));
+  const std::size_t pattern_column = call.args.column();
+  wire::Bytes pattern;
+  if (kind == 'a' || kind == 'u') {
+    auto text = call.args.take_quoted();
+    if (!text || text->empty()) return std::unexpected(CommandError::syntax(pattern_column));
+    for (unsigned char c : *text) append_le(pattern, c, size);
+  } else {
+    auto p = byte_pattern(core, call.args, size);
+    if (!p) return std::unexpected(p.error());
+    pattern = std::move(*p);
+  }
+  if (auto r = core.expect_end(call.args); !r) return r;
+
+  // Scanned here in windows that overlap by the pattern length, so every stub behaves alike.
+  constexpr std::uint64_t kWindow = 0x10000;
+  const DumpFormat format = kind == 'w' ? DumpFormat{2, 8, false}
+                            : kind == 'd' ? DumpFormat{4, 4, false}
+                            : kind == 'q' ? DumpFormat{8, 2, false}
+                                          : DumpFormat{1, 16, true};
+  std::size_t hits = 0;
+  for (std::uint64_t offset = 0; offset < range->count; offset += kWindow) {
+    const std::uint64_t length = std::min(kWindow + pattern.size() - 1, range->count - offset);
+    if (length < pattern.size()) break;
+    const auto block = core.read_block(range->address + offset, length);
+    for (std::uint64_t i = 0; i + pattern.size() <= length && i < kWindow; ++i) {
+      bool match = true;
+      for (std::size_t k = 0; k < pattern.size() && match; ++k)
+        match = block.valid[i + k] && block.bytes[i + k] == pattern[k];
+      if (!match) continue;
+      if (++hits > kMaxSearchHits) {
+        core.printf("Search stopped after {} hits\n", kMaxSearchHits);
+        return {};
+      }
+      print_dump(core, core.read_block(range->address + offset + i, std::size_t(format.size) * format.per_line), format);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_memory_commands(std::vector<CommandSpec>& table) {
+  for (std::string_view name : {"db", "dw", "dd", "dq", "dp", "dc"})
+    table.push_back({name, cmd_dump, "d{b|w|d|q|p|c} [range]       display bytes/words/dwords/qwords/pointers/dwords+chars"});
+  table.push_back({"d", cmd_dump, "d [range]                     repeat the last display command"});
+  table.push_back({"da", cmd_dump, "da [range]                    display an ASCII string"});
+  table.push_back({"du", cmd_dump, "du [range]                    display a UTF-16 string"});
+  table.push_back({"dps", cmd_dump, "dps [range]                   display pointers with symbols"});
+  table.push_back({"dqs", cmd_dump, "dqs [range]                   display qwords with symbols"});
+  table.push_back({"dds", cmd_dump, "dds [range]                   display dwords with symbols"});
+  for (std::string_view name : {"eb", "ew", "ed", "eq", "ep"})
+    table.push_back({name, cmd_edit, "e{b|w|d|q|p} address values  enter bytes/words/dwords/qwords/pointers"});
+  table.push_back({"ea", cmd_edit, "ea address \"text\"           enter an ASCII string (eza: NUL-terminated)"});
+  table.push_back({"eza", cmd_edit, "eza address \"text\"          enter a NUL-terminated ASCII string"});
+  table.push_back({"eu", cmd_edit, "eu address \"text\"           enter a UTF-16 string (ezu: NUL-terminated)"});
+  table.push_back({"ezu", cmd_edit, "ezu address \"text\"          enter a NUL-terminated UTF-16 string"});
+  table.push_back({"f", cmd_fill, "f range pattern               fill memory"});
+  table.push_back({"s", cmd_search, "s [-b|-w|-d|-q|-a|-u] range pattern   search memory"});
+}
+
+}  // namespace openkd::commands

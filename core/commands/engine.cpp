@@ -1,0 +1,307 @@
+#include "core/commands/engine.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include "core/commands/engine_core.hpp"
+#include "core/commands/format.hpp"
+#include "core/commands/registers.hpp"
+#include "core/debugger/pe.hpp"
+
+namespace openkd::commands {
+
+// ---- Engine: the public face -------------------------------------------------
+
+Engine::Engine(debugger::Target& target, Output& output, EngineOptions options)
+    : core_(std::make_unique<EngineCore>(target, output, options)) {}
+Engine::~Engine() = default;
+void Engine::execute(std::string_view line) { core_->execute(line); }
+std::string Engine::prompt() const { return core_->prompt(); }
+bool Engine::quit_requested() const { return core_->quit; }
+void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
+void Engine::invalidate() { core_->forget_everything(); }
+const std::map<std::string, std::string>& Engine::kdfiles() const { return core_->kdfiles; }
+const EngineOptions& Engine::options() const { return core_->options; }
+
+// ---- EngineCore ----------------------------------------------------------------
+
+namespace {
+// A breakpoint command that runs `g` and hits itself again would queue lines
+// forever; KD would too, but a single execute() call must return.
+constexpr std::size_t kMaxLinesPerExecute = 10000;
+constexpr std::size_t kPage = 0x1000;
+}  // namespace
+
+std::optional<std::uint64_t> read_u64(debugger::Target& target, std::uint64_t address) {
+  std::array<std::uint8_t, 8> raw{};
+  if (!debugger::read_exact(target, address, raw)) return std::nullopt;
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | raw[i];
+  return v;
+}
+
+bool MemoryBlock::all_valid() const { return std::ranges::all_of(valid, [](bool v) { return v; }); }
+bool MemoryBlock::any_valid() const { return std::ranges::any_of(valid, [](bool v) { return v; }); }
+
+std::optional<std::uint64_t> MemoryBlock::value(std::size_t offset, unsigned size) const {
+  if (offset + size > bytes.size()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (unsigned i = size; i-- > 0;) {
+    if (!valid[offset + i]) return std::nullopt;
+    v = (v << 8) | bytes[offset + i];
+  }
+  return v;
+}
+
+EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
+    : target(t), output(o), options(opts), modules(t), symbols(t, modules) {
+  add_execution_commands(commands);
+  add_breakpoint_commands(commands);
+  add_memory_commands(commands);
+  add_code_commands(commands);
+  add_memory_file_commands(commands);
+  add_physical_commands(commands);
+  add_register_commands(commands);
+  add_info_commands(commands);
+}
+
+EngineCore::~EngineCore() {
+  if (log) std::fclose(log);
+}
+
+std::string EngineCore::prompt() const {
+  if (target.number_processors() > 1) return fmt::format("{}: kd> ", target.current_processor());
+  return "kd> ";
+}
+
+void EngineCore::print(std::string_view text) {
+  output.write(text);
+  if (log) std::fwrite(text.data(), 1, text.size(), log);
+}
+
+void EngineCore::execute(std::string_view line) {
+  if (log) fmt::print(log, "{}{}\n", prompt(), line);
+  queued_lines.emplace_back(line);
+  std::size_t budget = kMaxLinesPerExecute;
+  while (!queued_lines.empty() && !quit && budget-- > 0) {
+    const std::string current = std::move(queued_lines.front());
+    queued_lines.pop_front();
+    for (const auto& command : split_commands(current)) {
+      run_command(command);
+      if (quit) break;
+    }
+  }
+  queued_lines.clear();
+}
+
+void EngineCore::run_command(CommandText command) {
+  const CommandName parsed = parse_command_name(command.text);
+  Invocation call{parsed.name, command, ArgCursor(command.text.substr(parsed.args_offset), command.column + parsed.args_offset)};
+  auto spec = std::ranges::find(commands, std::string_view(parsed.name), &CommandSpec::name);
+  if (parsed.name.empty() || spec == commands.end()) {
+    print_error(CommandError::caret("Unknown command", command.column), command);
+    return;
+  }
+  try {
+    if (auto r = spec->handler(*this, call); !r) print_error(r.error(), command);
+  } catch (const std::exception& e) {  // last line of defence: a command never ends the session
+    printf("Internal error in '{}': {}\n", command.text, e.what());
+  }
+}
+
+void EngineCore::print_error(const CommandError& error, const CommandText& command) {
+  switch (error.style) {
+    case CommandError::Style::Caret:
+      printf("{}^ {} in '{}'\n", std::string(prompt().size() + error.column, ' '), error.kind, command.text);
+      break;
+    case CommandError::Style::At: {
+      const std::size_t offset = error.column >= command.column ? error.column - command.column : 0;
+      printf("{} at '{}'\n", error.kind, command.text.substr(std::min(offset, command.text.size())));
+      break;
+    }
+    case CommandError::Style::Plain:
+      printf("{}\n", error.kind);
+      break;
+  }
+}
+
+// ---- cached state --------------------------------------------------------------
+
+CommandResult<wire::Context> EngineCore::context() {
+  if (!context_cache_) {
+    auto ctx = target.get_context();
+    if (!ctx) return std::unexpected(CommandError::plain("Unable to get the processor context: " + ctx.error().message));
+    context_cache_ = *ctx;
+  }
+  return *context_cache_;
+}
+
+CommandResult<> EngineCore::set_context(const wire::Context& ctx) {
+  if (auto r = target.set_context(ctx); !r) {
+    context_cache_.reset();
+    return std::unexpected(CommandError::plain("Unable to set the processor context: " + r.error().message));
+  }
+  context_cache_ = ctx;
+  return {};
+}
+
+void EngineCore::forget_state() { context_cache_.reset(); }
+
+void EngineCore::forget_everything() {
+  forget_state();
+  debugger_data_cache_.reset();
+  symbols.refresh();
+}
+
+std::uint64_t EngineCore::debugger_data() {
+  if (debugger_data_cache_) return *debugger_data_cache_;
+  std::uint64_t found = 0;
+  // DebuggerDataList is the address of a list head whose Flink is KDDEBUGGER_DATA64.List.
+  if (const auto head = target.version().debugger_data_list; head != 0) {
+    if (auto data = read_u64(target, head); data && *data != 0) {
+      std::array<std::uint8_t, 4> tag{};
+      if (debugger::read_exact(target, *data + 0x10, tag) && tag == std::array<std::uint8_t, 4>{'K', 'D', 'B', 'G'})
+        found = *data;
+    }
+  }
+  debugger_data_cache_ = found;
+  return found;
+}
+
+// ---- expressions -----------------------------------------------------------------
+
+CommandResult<std::uint64_t> EngineCore::expression(ArgCursor& args) { return evaluate(args, *this); }
+
+CommandResult<> EngineCore::expect_end(ArgCursor& args) {
+  if (!args.at_end()) return std::unexpected(CommandError::caret("Extra character error", args.column()));
+  return {};
+}
+
+namespace {
+// `L` starts a length when what follows can start a count (`L10`, `L?20`, `L 0n16`, `L(x)`).
+bool at_length_prefix(ArgCursor& args) {
+  const char c = args.peek();
+  if (c != 'l' && c != 'L') return false;
+  const auto rest = args.rest();
+  if (rest.size() < 2) return false;
+  const char next = rest[1];
+  return next == '?' || next == '(' || next == '@' || next == ' ' || std::isxdigit(static_cast<unsigned char>(next));
+}
+}  // namespace
+
+CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint64_t> default_address,
+                                       std::uint64_t default_count, unsigned element_size, std::uint64_t max_bytes) {
+  Range r{0, default_count};
+  const std::size_t start_column = args.column();
+  if (args.at_end() || at_length_prefix(args)) {
+    if (!default_address) return std::unexpected(CommandError::syntax(args.column()));
+    r.address = *default_address;
+  } else {
+    auto address = expression(args);
+    if (!address) return std::unexpected(address.error());
+    r.address = *address;
+  }
+  if (at_length_prefix(args)) {
+    args.set_offset(args.rest().data() - args.text().data() + 1);
+    const bool unlimited = args.consume('?');
+    const std::size_t count_column = args.column();
+    auto count = expression(args);
+    if (!count) return std::unexpected(count.error());
+    if (*count == 0 || (!unlimited && *count > max_bytes / element_size))
+      return std::unexpected(CommandError::caret("Range error", count_column));
+    r.count = *count;
+  } else if (!args.at_end() && args.peek() != '"') {
+    // A second expression is the end address (inclusive), as in `db 1000 10ff`.
+    const std::size_t saved = args.offset();
+    const std::size_t end_column = args.column();
+    auto end = expression(args);
+    if (!end) {
+      args.set_offset(saved);
+      return r;
+    }
+    if (*end < r.address || (*end - r.address) / element_size >= max_bytes / element_size)
+      return std::unexpected(CommandError::caret("Range error", end_column));
+    r.count = (*end - r.address) / element_size + 1;
+    r.end_given = true;
+  }
+  (void)start_column;
+  return r;
+}
+
+std::optional<std::uint64_t> EngineCore::register_value(std::string_view name) {
+  if (name == "$thread" || name == "$prcb" || name == "$pcr") {
+    const std::uint64_t which = name == "$pcr" ? 0 : name == "$prcb" ? 1 : 3;
+    auto v = target.read_control_pointer(which);
+    return v ? std::optional(*v) : std::nullopt;
+  }
+  if (name == "$proc") return std::nullopt;
+  auto ctx = context();
+  if (!ctx) return std::nullopt;
+  return get_register(*ctx, name);
+}
+
+std::optional<std::uint64_t> EngineCore::symbol_value(std::string_view name) {
+  if (name.find('!') == std::string_view::npos)
+    if (const auto* m = modules.find(name)) return m->base;
+  return symbols.address_of(name);
+}
+
+std::optional<std::uint64_t> EngineCore::read_memory(std::uint64_t address, unsigned size) {
+  auto block = read_block(address, size);
+  return block.value(0, size);
+}
+
+// ---- memory ------------------------------------------------------------------------
+
+MemoryBlock EngineCore::read_block(std::uint64_t address, std::size_t size, bool physical) {
+  MemoryBlock block{address, std::vector<std::uint8_t>(size), std::vector<bool>(size, false)};
+  std::size_t done = 0;
+  while (done < size) {
+    const std::uint64_t at = address + done;
+    auto span = std::span(block.bytes).subspan(done);
+    auto got = physical ? target.read_physical(at, span) : target.read_virtual(at, span);
+    if (got && *got > 0) {
+      const std::size_t n = std::min(*got, size - done);
+      std::fill_n(block.valid.begin() + done, n, true);
+      done += n;
+    } else {
+      // Unreadable: give up on the rest of this page and try the next one.
+      const std::size_t to_page_end = kPage - (at % kPage);
+      done += std::min(to_page_end, size - done);
+    }
+  }
+  return block;
+}
+
+// ---- code ----------------------------------------------------------------------------
+
+std::string EngineCore::describe(std::uint64_t address) { return symbols.describe(address); }
+
+std::optional<Instruction> EngineCore::instruction_at(std::uint64_t address) {
+  auto block = read_block(address, 16);
+  std::size_t readable = 0;
+  while (readable < block.valid.size() && block.valid[readable]) ++readable;
+  if (readable == 0) return std::nullopt;
+  return decode_instruction(address, std::span(block.bytes).first(readable),
+                            [this](std::uint64_t a) { return describe(a); });
+}
+
+void EngineCore::print_code_location(std::uint64_t address) {
+  if (auto name = describe(address); !name.empty()) printf("{}:\n", name);
+  if (auto in = instruction_at(address))
+    printf("{}\n", format_instruction(*in));
+  else
+    printf("{}\n", format_unreadable_instruction(address));
+}
+
+void EngineCore::print_registers_and_location() {
+  auto ctx = context();
+  if (!ctx) {
+    print_error(ctx.error(), {});
+    return;
+  }
+  print(register_block(*ctx));
+  print_code_location(ctx->rip);
+}
+
+}  // namespace openkd::commands

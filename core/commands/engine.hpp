@@ -1,0 +1,60 @@
+// The KD command engine: a typed line in, KD-shaped text out, over an abstract
+// debugger::Target. kd's console, the remoting server and the tests all drive
+// it the same way:
+//
+//   Engine engine(target, output);
+//   engine.report_stop(first_stop);          // the stop that began the session
+//   while (!engine.quit_requested()) { show(engine.prompt()); engine.execute(read_line()); }
+//
+// Not thread-safe: one thread calls it (Target::request_break may come from another).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/commands/output.hpp"
+#include "core/debugger/target.hpp"
+
+namespace openkd::commands {
+
+struct EngineOptions {
+  /// Remoting's secure mode: no host file writes (.writemem, .logopen/.logappend)
+  /// and no .kdfiles changes; .shell refused.
+  bool secure = false;
+  /// .shell refused.
+  bool noshell = false;
+  /// Stop (and report) on module load/unload events instead of continuing (sxe ld).
+  bool break_on_module_load = false;
+};
+
+class EngineCore;
+
+class Engine {
+public:
+  Engine(debugger::Target& target, Output& output, EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Runs one typed line (commands separated by ';'). Errors are printed, never thrown.
+  /// Blocks while the target runs (g, p, t ...); Target::request_break ends that.
+  void execute(std::string_view line);
+  /// "kd> ", or "N: kd> " on a multiprocessor target.
+  std::string prompt() const;
+  /// True after `q`.
+  bool quit_requested() const;
+  /// Prints a stop the engine did not cause (the initial break-in, a stop seen by the
+  /// session while the engine was idle), as KD does, and forgets cached target state.
+  void report_stop(const debugger::StopEvent& stop);
+  /// Forgets cached registers, modules and symbols (e.g. after the session reconnects).
+  void invalidate();
+  /// `.kdfiles` map: target driver path (lowercase) -> host file, for KD_FILE_IO.
+  const std::map<std::string, std::string>& kdfiles() const;
+  const EngineOptions& options() const;
+
+private:
+  std::unique_ptr<EngineCore> core_;
+};
+
+}  // namespace openkd::commands

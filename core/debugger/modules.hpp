@@ -1,0 +1,64 @@
+// The loaded-module list as KD names it: walked from PsLoadedModuleList
+// (LDR_DATA_TABLE_ENTRY, AMD64 layout), bounded against loops and garbage,
+// cached until refresh(). The kernel (the module containing KernBase) is `nt`
+// whatever its file name; drivers are named by their base name without extension.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/debugger/target.hpp"
+
+namespace openkd::debugger {
+
+struct Module {
+  std::string name;        // KD's module name: "nt", "simdrv"
+  std::string image_name;  // BaseDllName: "simkrnl.exe"
+  std::string full_path;   // FullDllName: "\SystemRoot\system32\simkrnl.exe"
+  std::uint64_t base = 0, size = 0, entry = 0;
+  std::uint64_t end() const { return base + size; }
+  bool contains(std::uint64_t address) const { return address >= base && address - base < size; }
+};
+
+// LDR_DATA_TABLE_ENTRY (AMD64) offsets: kd-protocol.md section 5.
+inline constexpr std::uint64_t kLdrDllBase = 0x30, kLdrEntryPoint = 0x38, kLdrSizeOfImage = 0x40,
+                               kLdrFullDllName = 0x48, kLdrBaseDllName = 0x58, kLdrEntrySize = 0x68;
+/// A walk gives up after this many entries (a corrupt list may never return to its head).
+inline constexpr std::size_t kMaxModules = 4096;
+
+/// What a walk found: the modules in load order, named as KD names them, and why it
+/// stopped early if it did (a corrupt list still yields the modules before the damage).
+struct ModuleWalk {
+  std::vector<Module> modules;
+  std::string error;
+};
+/// Walks the list at `list_head` once; never loops, never follows a link twice.
+ModuleWalk walk_loaded_modules(Target& target, std::uint64_t list_head, std::uint64_t kern_base);
+
+/// "simdrv.sys" -> "simdrv"; a path keeps only its last component.
+std::string module_name_from_image(std::string_view image_name);
+
+class ModuleList {
+public:
+  explicit ModuleList(Target& target) : target_(target) {}
+
+  /// The modules, walking the target's list on first use after refresh().
+  const std::vector<Module>& modules();
+  /// By KD name or image name, case-insensitively.
+  const Module* find(std::string_view name);
+  const Module* containing(std::uint64_t address);
+  /// Forgets the cache: call after a module load/unload or a reboot.
+  void refresh() { loaded_ = false; }
+  /// Why the last walk fell short (empty when it did not).
+  const std::string& last_error() const { return last_error_; }
+
+private:
+  Target& target_;
+  bool loaded_ = false;
+  std::vector<Module> modules_;
+  std::string last_error_;
+};
+
+}  // namespace openkd::debugger
