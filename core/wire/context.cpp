@@ -10,10 +10,10 @@ namespace openkd::wire {
 
 namespace {
 
-constexpr std::size_t kXSaveOffset = 0x100;
+[[maybe_unused]] constexpr std::size_t kXSaveOffset = 0x100;  // checked by assert
 constexpr std::size_t kXSaveSize = 512;           // XSAVE_FORMAT legacy area
 constexpr std::size_t kXSaveUsed = 160 + 16 * 16;  // up to the end of XmmRegisters[16]; the rest is reserved
-constexpr std::size_t kVectorRegisterOffset = 0x300;
+[[maybe_unused]] constexpr std::size_t kVectorRegisterOffset = 0x300;
 
 void put(Writer& w, const U128& v) { w.bytes(v); }
 void get(Reader& r, U128& v) {
