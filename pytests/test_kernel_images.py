@@ -525,3 +525,21 @@ def test_crash_request_bug_checks_the_running_thread(kdir):
     assert stack[:3] == ["RtlpBreakWithStatusInstruction", "KeBugCheckEx", "KdpCauseBugCheck"]
     # The walk goes on through the interrupted thread down to its start.
     assert stack[-1] == "PspSystemThreadStartup", stack
+
+
+def test_trigger_bug_2_is_one_hard_coded_breakpoint(kdir):
+    mm = minimachine()
+    machine = mm.MiniMachine(kdir, cpus=1, prompt_reply=b"quiet")
+    assert machine.run(4000, until=lambda m: "simdrv: worker thread" in m.text())
+    trigger = machine.driver_exports["TriggerBug"]
+    machine.write(trigger, struct.pack("<I", 2))
+    assert machine.run(4000, until=lambda m: any(e[0] == "breakpoint" for e in m.events))
+    breaks = [e[1] for e in machine.events if e[0] == "breakpoint"]
+    assert breaks == [machine.kernel_exports["DbgBreakPoint"]]
+    # Continued past the int 3, the worker goes on; the trigger has reset itself.
+    passes = machine.driver_exports["SimdrvPasses"]
+    before = machine.read_u64(passes)
+    machine.run(400)
+    assert machine.read_u64(passes) > before
+    assert struct.unpack("<I", machine.read(trigger, 4))[0] == 0
+    assert machine.bugcheck is None

@@ -6,7 +6,8 @@
 #define SIMDRV_TAG 0x446D6953u  /* "SimD" as bytes in memory */
 #define PASSES_PER_REPORT 16384
 
-/* Set to 1 (e.g. `ed simdrv!TriggerBug 1`) to crash the worker thread. */
+/* Set to 1 (e.g. `ed simdrv!TriggerBug 1`) to crash the worker thread; set to 2 for
+ * one hard-coded breakpoint (DbgBreakPoint) in Level5, after which it reads 0 again. */
 __declspec(dllexport) volatile ULONG TriggerBug;
 /* Passes the worker has completed. */
 __declspec(dllexport) volatile ULONG64 SimdrvPasses;
@@ -32,6 +33,11 @@ CHAIN ULONG64 Level5(PSIMDRV_WORK_ITEM Item, ULONG64 Value) {
   ULONG64 Mix[4];
   for (ULONG I = 0; I < 4; ++I)
     Mix[I] = (Value >> (I * 16)) * 0x9E3779B97F4A7C15ull + I;
+  if (TriggerBug == 2) {
+    TriggerBug = 0;
+    DbgPrint("simdrv: TriggerBug is 2; Level5 breaks into the debugger\n");
+    DbgBreakPoint();
+  }
   if (TriggerBug == 1) {
     DbgPrint("simdrv: TriggerBug is set; Level5 writes through a corrupted pointer\n");
     Item = SimdrvCorruptedItem;
