@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
