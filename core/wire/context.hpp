@@ -23,7 +23,10 @@ inline constexpr std::uint32_t kContextAll = kContextFull | kContextSegments | k
 
 using U128 = std::array<std::uint8_t, 16>;
 
-/// XSAVE_FORMAT legacy area (512 bytes) at CONTEXT+0x100.
+/// XSAVE_FORMAT legacy area (512 bytes) at CONTEXT+0x100: ControlWord @0, StatusWord @2,
+/// TagWord @4, ErrorOpcode @6, ErrorOffset @8, ErrorSelector @12, DataOffset @16,
+/// DataSelector @20, MxCsr @24, MxCsr_Mask @28. Reserved1 @5, Reserved2 @14,
+/// Reserved3 @22 and the 96 bytes after XmmRegisters are not kept (encoded as zero).
 struct XSaveFormat {
   std::uint16_t control_word = 0, status_word = 0;
   std::uint8_t tag_word = 0;  // abridged
@@ -57,7 +60,9 @@ struct Context {
   bool operator==(const Context&) const = default;
 };
 
+/// Exactly kContextSize bytes.
 Bytes encode(const Context& c);
+/// Needs at least kContextSize bytes; a longer buffer (XSTATE appended) has its tail ignored.
 std::expected<Context, DecodeError> decode_context(ByteView b);
 
 struct DescriptorTable {
@@ -82,7 +87,9 @@ struct SpecialRegisters {
   bool operator==(const SpecialRegisters&) const = default;
 };
 
+/// Exactly kSpecialRegistersSize bytes.
 Bytes encode(const SpecialRegisters& s);
+/// Needs at least kSpecialRegistersSize bytes.
 std::expected<SpecialRegisters, DecodeError> decode_special_registers(ByteView b);
 
 }  // namespace openkd::wire

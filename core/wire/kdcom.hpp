@@ -77,15 +77,18 @@ enum class FrameError {
   BodyTooLarge,     // ByteCount over 4000 (expected = 4000, got = ByteCount)
   UnknownType,      // PacketType 0, 8 or 12 and over (got = PacketType)
   BadControl,       // control leader with a data type or a body (got = ByteCount),
-                    // or a control type under the data leader
+                    // or a control type under the data leader (got = PacketType)
 };
+// After a refused header (BodyTooLarge, UnknownType, BadControl) the parser
+// re-reads its 12 bytes after the leader, and after MissingTrailer the refused
+// byte, looking for the next leader there; re-read bytes are never break-ins.
 std::string_view to_string(FrameError e);
 
 struct FrameEvent {
   enum class Kind { Packet, BreakIn, Error } kind;
   Packet packet;        // Kind::Packet
   FrameError error{};   // Kind::Error
-  std::uint32_t expected = 0, got = 0;  // checksum or trailer detail for errors
+  std::uint32_t expected = 0, got = 0;  // error detail: see each FrameError
 };
 
 struct ParserCounters {
