@@ -150,6 +150,7 @@ void Link::send_reset(TimePoint now) {
   send_control(PacketType::Reset, kdcom() ? 0 : send_id_);
   ++counters_.resets_sent;
   ++resets_this_sync_;
+  last_reset_sent_ = now;
   next_reset_ = now + config_.reset_interval;
 }
 

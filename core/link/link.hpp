@@ -77,6 +77,10 @@ private:
     int retries = 0;  // timeouts so far
     int attempts = 0; // retransmissions so far (timeouts and RESENDs)
     TimePoint deadline{};
+    // Target: sent again because of a RESET. The debugger re-sends its own
+    // pending packet after a RESET without having heard this one, so its
+    // next data packet says nothing about this one's arrival.
+    bool resent_for_reset = false;
   };
 
   bool kdcom() const { return config_.scheme == IdScheme::Kdcom; }
@@ -126,6 +130,7 @@ private:
   std::optional<TimePoint> quiet_deadline_;
   int resets_this_sync_ = 0;
   TimePoint next_reset_{};
+  TimePoint last_reset_sent_{};
 
   std::deque<wire::Bytes> frames_;
   std::deque<LinkEvent> events_;

@@ -118,6 +118,7 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     if (in_flight_) {
       in_flight_->packet.id = send_id_;
       in_flight_->retries = 0;
+      in_flight_->resent_for_reset = true;
       retransmit(now, true);
     }
     return;
@@ -145,7 +146,7 @@ void Link::on_data(Packet packet, TimePoint now) {
 
 void Link::on_data_target(Packet packet, TimePoint now) {
   const bool fresh = ids::is_new(config_.scheme, packet.id, *expected_);
-  if (fresh && in_flight_ && config_.data_counts_as_ack) {
+  if (fresh && in_flight_ && config_.data_counts_as_ack && !in_flight_->resent_for_reset) {
     // ReactOS kddll: while KdSendPacket waits for its ACK, a data packet
     // means the debugger has our packet (it only speaks after it heard us),
     // so it completes the send; the data packet itself is refused with
@@ -172,9 +173,18 @@ void Link::on_data_target(Packet packet, TimePoint now) {
 void Link::on_data_host(Packet packet, TimePoint now) {
   const IdScheme scheme = config_.scheme;
   if (kdcom() && sync_ == Sync::Resetting && !ids::has_sync(scheme, packet.id)) {
-    // Sent before the target saw our RESET. Not ACKed: after answering the
-    // RESET the target sends its pending packet again, with restarted ids.
+    // The target has not seen our RESET (it crossed this packet, or was
+    // lost). Not ACKed: after answering the RESET the target sends its
+    // pending packet again, with restarted ids. A packet arriving a retry
+    // period after our RESET means it was lost: RESET again now rather than
+    // at the next period, so a target retrying its packet hears one before
+    // it runs out of retries (20 of them can be shorter than two periods).
     ++counters_.ignored_packets;
+    if (now - last_reset_sent_ >= config_.retry_timeout) {
+      send_control(PacketType::Reset, 0);
+      ++counters_.resets_sent;
+      last_reset_sent_ = now;
+    }
     return;
   }
   send_control(PacketType::Acknowledge, ids::ack_id(scheme, packet.id));

@@ -1,6 +1,8 @@
 #include "cpp_tests/link/sim.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 namespace openkd::test {
@@ -35,7 +37,7 @@ void Channel::enqueue(wire::Bytes bytes, TimePoint at) {
 
 void Channel::send(const wire::Bytes& frame, TimePoint now) {
   ++stats_.frames;
-  if (chance(faults_.drop)) {
+  if (cut || chance(faults_.drop)) {
     ++stats_.dropped;
     return;
   }
@@ -105,21 +107,48 @@ Sim::Sim(link::LinkConfig host_config, link::LinkConfig target_config, Transport
     : host(host_config),
       target(target_config),
       to_target(transport, faults, seed * 2 + 1),
-      to_host(transport, faults, seed * 2 + 2) {}
+      to_host(transport, faults, seed * 2 + 2),
+      trace(std::getenv("OPENKD_LINK_TRACE") != nullptr) {}
+
+namespace {
+std::string summarize(const wire::Bytes& frame) {
+  if (frame.size() == 1) return frame[0] == wire::kdcom::kBreakIn ? "break-in" : "1 byte";
+  auto h = wire::kdcom::decode_header(frame);
+  if (!h) return std::to_string(frame.size()) + " bytes";
+  std::ostringstream out;
+  out << wire::kdcom::to_string(static_cast<wire::kdcom::PacketType>(h->type)) << " id=0x" << std::hex << h->id
+      << std::dec << " len=" << h->byte_count;
+  return out.str();
+}
+}  // namespace
+
+void Sim::log(const char* what, link::Role side, const std::string& text) const {
+  if (!trace) return;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - sim_epoch()).count();
+  std::cerr << ms << "ms " << (side == link::Role::Host ? "host   " : "target ") << what << " " << text << "\n";
+}
 
 bool Sim::settle() {
   bool any = false;
   for (bool progress = true; progress;) {
     progress = false;
-    while (auto frame = host.take_frame()) to_target.send(*frame, now), progress = true;
-    while (auto frame = target.take_frame()) to_host.send(*frame, now), progress = true;
+    while (auto frame = host.take_frame()) {
+      log("sends", link::Role::Host, summarize(*frame));
+      to_target.send(*frame, now), progress = true;
+    }
+    while (auto frame = target.take_frame()) {
+      log("sends", link::Role::Target, summarize(*frame));
+      to_host.send(*frame, now), progress = true;
+    }
     if (auto bytes = to_target.take_due(now)) target.on_receive(*bytes, now), progress = true;
     if (auto bytes = to_host.take_due(now)) host.on_receive(*bytes, now), progress = true;
     while (auto event = host.take_event()) {
+      log("event", link::Role::Host, link::describe(*event));
       if (on_event) on_event(link::Role::Host, *event);
       progress = true;
     }
     while (auto event = target.take_event()) {
+      log("event", link::Role::Target, link::describe(*event));
       if (on_event) on_event(link::Role::Target, *event);
       progress = true;
     }

@@ -44,6 +44,8 @@ public:
   std::optional<wire::Bytes> take_due(TimePoint now);
   const ChannelStats& stats() const { return stats_; }
 
+  /// While set, everything sent is lost (the peer is unplugged).
+  bool cut = false;
   std::chrono::milliseconds latency{2};
   std::chrono::milliseconds max_extra_delay{250};
 
@@ -79,6 +81,9 @@ public:
   /// Called for every event, in the order the links emit them.
   std::function<void(link::Role side, const link::LinkEvent&)> on_event;
 
+  /// OPENKD_LINK_TRACE set in the environment: every frame and event to stderr.
+  bool trace = false;
+
   /// Runs until `done` holds (true) or nothing is left to happen or simulated
   /// time passes `limit` (false).
   bool run_until(const std::function<bool()>& done, std::chrono::seconds limit);
@@ -89,6 +94,7 @@ private:
   bool settle();  // moves frames, deliveries and events until quiet at `now`
   std::optional<TimePoint> next_time() const;
   void fire_timers();
+  void log(const char* what, link::Role side, const std::string& text) const;
 };
 
 /// Every figure of a LinkCounters, one "name=value" list.

@@ -9,18 +9,6 @@
 
 #include "cpp_tests/link/workload.hpp"
 
-namespace openkd::link {
-inline std::ostream& operator<<(std::ostream& out, IdScheme s) {
-  return out << (s == IdScheme::Kdcom ? "kdcom" : "kdnet");
-}
-}  // namespace openkd::link
-
-namespace openkd::test {
-inline std::ostream& operator<<(std::ostream& out, Traffic t) {
-  return out << (t == Traffic::Turns ? "turns" : "duplex");
-}
-}  // namespace openkd::test
-
 using namespace openkd;
 using namespace openkd::test;
 using link::IdScheme;

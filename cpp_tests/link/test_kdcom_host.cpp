@@ -184,6 +184,11 @@ BOOST_AUTO_TEST_CASE(while_resetting_older_target_packets_are_left_unacked) {
   BOOST_TEST(h.frames().empty());
   BOOST_TEST(only<link::PacketReceived>(h.events()).empty());
   BOOST_TEST(h.link.counters().ignored_packets == 1u);
+  // Still retrying a retry period later: our RESET was lost, send one now.
+  h.now += milliseconds(1000);
+  h.feed(data_frame(PacketType::DebugIo, 0x80800001, body_of(9, 2)));
+  BOOST_TEST(h.frame() == H(reset()));
+  BOOST_TEST(only<link::PacketReceived>(h.events()).empty());
 
   h.feed(reset());
   h.feed(data_frame(PacketType::DebugIo, 0x80800800, body_of(9, 2)));

@@ -3,6 +3,7 @@
 // checker that every packet arrives once, in order, byte-identical.
 #pragma once
 #include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ enum class Traffic {
   Turns,   // a side speaks only after it has received all the other side sent
   Duplex,  // both sides queue everything at once
 };
+
+inline std::ostream& operator<<(std::ostream& out, Traffic t) {
+  return out << (t == Traffic::Turns ? "turns" : "duplex");
+}
 
 /// Drives a Sim with a Workload and checks what each side receives.
 class Exchange {
@@ -58,3 +63,10 @@ private:
 };
 
 }  // namespace openkd::test
+
+namespace openkd::link {
+/// For data-driven test names and messages.
+inline std::ostream& operator<<(std::ostream& out, IdScheme s) {
+  return out << (s == IdScheme::Kdcom ? "kdcom" : "kdnet");
+}
+}  // namespace openkd::link
