@@ -37,7 +37,7 @@ CommandResult<std::vector<unsigned>> BreakpointTable::parse_ids(std::string_view
   };
   auto number = [&]() -> std::optional<unsigned> {
     const std::size_t start = i;
-    while (i < text.size() && std::isxdigit(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '`')) ++i;
     auto v = parse_number(text.substr(start, i - start));
     if (!v || *v > 0xFFFF) return std::nullopt;
     return static_cast<unsigned>(*v);

@@ -9,14 +9,14 @@ namespace {
 // `[passes] ["commands"]` after a breakpoint's address, then the end of the command.
 CommandResult<> parse_tail(EngineCore& core, Invocation& call, Breakpoint& bp) {
   if (!call.args.at_end() && call.args.peek() != '"') {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto passes = core.expression(call.args);
     if (!passes) return std::unexpected(passes.error());
     if (*passes == 0 || *passes > 0xFFFFFFFFu) return std::unexpected(CommandError::caret("Range error", column));
     bp.pass_count = bp.initial_passes = static_cast<std::uint32_t>(*passes);
   }
   if (call.args.peek() == '"') {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto text = call.args.take_quoted();
     if (!text) return std::unexpected(CommandError::syntax(column));
     bp.command = *text;
@@ -26,7 +26,7 @@ CommandResult<> parse_tail(EngineCore& core, Invocation& call, Breakpoint& bp) {
 
 CommandResult<> parse_options(Invocation& call, Breakpoint& bp) {
   while (call.args.peek() == '/') {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     call.args.consume('/');
     const auto option = call.args.take_token();
     if (option == "1")
@@ -63,7 +63,7 @@ CommandResult<> cmd_ba(EngineCore& core, Invocation& call) {
   Breakpoint bp;
   bp.kind = Breakpoint::Kind::Hardware;
   // Access and size: "e1", "w4" or "w 4".
-  const std::size_t access_column = call.args.column();
+  const std::size_t access_column = call.args.next_column();
   auto access = call.args.take_token();
   if (access.empty()) return std::unexpected(CommandError::syntax(access_column));
   bp.access = static_cast<char>(std::tolower(static_cast<unsigned char>(access[0])));
@@ -72,7 +72,7 @@ CommandResult<> cmd_ba(EngineCore& core, Invocation& call) {
   std::string_view size_text = access.substr(1);
   std::size_t size_column = access_column + 1;
   if (size_text.empty()) {
-    size_column = call.args.column();
+    size_column = call.args.next_column();
     size_text = call.args.take_token();
   }
   if (size_text != "1" && size_text != "2" && size_text != "4" && size_text != "8")
@@ -80,7 +80,7 @@ CommandResult<> cmd_ba(EngineCore& core, Invocation& call) {
   bp.size = static_cast<unsigned>(size_text[0] - '0');
   if (bp.access == 'e' && bp.size != 1) return std::unexpected(CommandError::caret("Size error", size_column));
   if (auto r = parse_options(call, bp); !r) return r;
-  const std::size_t address_column = call.args.column();
+  const std::size_t address_column = call.args.next_column();
   auto address = address_or_rip(core, call);
   if (!address) return std::unexpected(address.error());
   bp.address = *address;
@@ -111,7 +111,7 @@ CommandResult<> cmd_bl(EngineCore& core, Invocation& call) {
 
 CommandResult<> cmd_change(EngineCore& core, Invocation& call) {
   call.args.skip_spaces();
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   auto ids = core.breakpoints.parse_ids(call.args.take_rest(), column);
   if (!ids) return std::unexpected(ids.error());
   for (unsigned id : *ids) {

@@ -212,7 +212,7 @@ CommandResult<std::uint64_t> step_count(EngineCore& core, Invocation& call) {
   if (auto r = start_address(core, call); !r) return std::unexpected(r.error());
   std::uint64_t count = 1;
   if (!call.args.at_end()) {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto v = core.expression(call.args);
     if (!v) return v;
     if (*v == 0 || *v > kMaxSteps) return std::unexpected(CommandError::caret("Range error", column));
@@ -289,7 +289,7 @@ CommandResult<> cmd_step_to_call(EngineCore& core, Invocation& call) {
 }
 
 CommandResult<> cmd_switch_processor(EngineCore& core, Invocation& call) {
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   auto number = core.expression(call.args);
   if (!number) return std::unexpected(number.error());
   call.args.consume_word("s");  // `~1s` is the user-mode spelling of the same thing

@@ -138,20 +138,20 @@ CommandResult<> cmd_lm(EngineCore& core, Invocation& call) {
   std::optional<std::uint64_t> address;
   if (call.name == "lmm" || call.name == "lmvm") {
     call.args.skip_spaces();
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto p = call.args.take_token();
     if (p.empty()) return std::unexpected(CommandError::syntax(column));
     pattern = std::string(p);
   }
   while (!call.args.at_end()) {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto option = call.args.take_token();
     std::string lower(option);
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower == "v" || lower == "vm" || lower == "m") {
       if (lower != "m") verbose = true;
       if (lower == "v") continue;
-      const std::size_t pattern_column = call.args.column();
+      const std::size_t pattern_column = call.args.next_column();
       auto p = call.args.take_token();
       if (p.empty()) return std::unexpected(CommandError::syntax(pattern_column));
       pattern = std::string(p);
@@ -195,7 +195,7 @@ CommandResult<> cmd_logopen(EngineCore& core, Invocation& call) {
   if (core.options.secure)
     return std::unexpected(CommandError::plain(fmt::format("{} is disabled: the session is in secure mode", call.name)));
   call.args.skip_spaces();
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   std::string name;
   if (auto q = call.args.take_quoted()) name = *q; else name = std::string(call.args.take_token());
   if (name.empty()) return std::unexpected(CommandError::syntax(column));
@@ -237,7 +237,7 @@ CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
   }
   if (core.options.secure)
     return std::unexpected(CommandError::plain(".kdfiles changes are disabled: the session is in secure mode"));
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   if (call.args.consume_word("-c")) {
     core.kdfiles.clear();
     return core.expect_end(call.args);

@@ -43,7 +43,7 @@ private:
 };
 
 CommandResult<std::string> file_name(Invocation& call) {
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   if (auto quoted = call.args.take_quoted()) return *quoted;
   auto token = call.args.take_token();
   if (token.empty()) return std::unexpected(CommandError::syntax(column));

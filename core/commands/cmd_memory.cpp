@@ -141,13 +141,13 @@ CommandResult<> write_all(EngineCore& core, std::uint64_t address, const wire::B
 }
 
 CommandResult<> cmd_edit(EngineCore& core, Invocation& call) {
-  const std::size_t address_column = call.args.column();
+  const std::size_t address_column = call.args.next_column();
   auto address = core.expression(call.args);
   if (!address) return std::unexpected(address.error());
   wire::Bytes data;
   const std::string_view name = call.name;
   if (name == "ea" || name == "eza" || name == "eu" || name == "ezu") {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     auto text = call.args.take_quoted();
     if (!text) return std::unexpected(CommandError::syntax(column));
     const bool wide = name == "eu" || name == "ezu";
@@ -185,7 +185,7 @@ CommandResult<wire::Bytes> byte_pattern(EngineCore& core, ArgCursor& args, unsig
 }
 
 CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
-  const std::size_t column = call.args.column();
+  const std::size_t column = call.args.next_column();
   auto range = core.range(call.args, std::nullopt, 0, 1, kMaxFillBytes);
   if (!range) return std::unexpected(range.error());
   if (range->count == 0) return std::unexpected(CommandError::syntax(call.args.column()));
@@ -210,7 +210,7 @@ CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
 CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
   char kind = 'b';
   while (call.args.peek() == '-') {
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     call.args.consume('-');
     const auto flag = call.args.take_token();
     if (flag.size() != 1 || std::string_view("bwdqau").find(flag[0]) == std::string_view::npos)
@@ -221,7 +221,7 @@ CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
   auto range = core.range(call.args, std::nullopt, 0, 1, kMaxSearchBytes);
   if (!range) return std::unexpected(range.error());
   if (range->count == 0) return std::unexpected(CommandError::caret("Range error", call.args.column()));
-  const std::size_t pattern_column = call.args.column();
+  const std::size_t pattern_column = call.args.next_column();
   wire::Bytes pattern;
   if (kind == 'a' || kind == 'u') {
     auto text = call.args.take_quoted();
@@ -246,6 +246,8 @@ CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
     if (length < pattern.size()) break;
     const auto block = core.read_block(range->address + offset, length);
     for (std::uint64_t i = 0; i + pattern.size() <= length && i < kWindow; ++i) {
+      // -w/-d/-q match only at addresses aligned to their size, as KD does.
+      if (kind != 'a' && kind != 'u' && (range->address + offset + i) % size != 0) continue;
       bool match = true;
       for (std::size_t k = 0; k < pattern.size() && match; ++k)
         match = block.valid[i + k] && block.bytes[i + k] == pattern[k];
@@ -264,7 +266,7 @@ CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
 
 void add_memory_commands(std::vector<CommandSpec>& table) {
   for (std::string_view name : {"db", "dw", "dd", "dq", "dp", "dc"})
-    table.push_back({name, cmd_dump, "d{b|w|d|q|p|c} [range]       display bytes/words/dwords/qwords/pointers/dwords+chars"});
+    table.push_back({name, cmd_dump, "d{b|w|d|q|p|c} [range]        display bytes/words/dwords/qwords/pointers/dwords+chars"});
   table.push_back({"d", cmd_dump, "d [range]                     repeat the last display command"});
   table.push_back({"da", cmd_dump, "da [range]                    display an ASCII string"});
   table.push_back({"du", cmd_dump, "du [range]                    display a UTF-16 string"});
@@ -272,11 +274,11 @@ void add_memory_commands(std::vector<CommandSpec>& table) {
   table.push_back({"dqs", cmd_dump, "dqs [range]                   display qwords with symbols"});
   table.push_back({"dds", cmd_dump, "dds [range]                   display dwords with symbols"});
   for (std::string_view name : {"eb", "ew", "ed", "eq", "ep"})
-    table.push_back({name, cmd_edit, "e{b|w|d|q|p} address values  enter bytes/words/dwords/qwords/pointers"});
-  table.push_back({"ea", cmd_edit, "ea address \"text\"           enter an ASCII string (eza: NUL-terminated)"});
-  table.push_back({"eza", cmd_edit, "eza address \"text\"          enter a NUL-terminated ASCII string"});
-  table.push_back({"eu", cmd_edit, "eu address \"text\"           enter a UTF-16 string (ezu: NUL-terminated)"});
-  table.push_back({"ezu", cmd_edit, "ezu address \"text\"          enter a NUL-terminated UTF-16 string"});
+    table.push_back({name, cmd_edit, "e{b|w|d|q|p} address values   enter bytes/words/dwords/qwords/pointers"});
+  table.push_back({"ea", cmd_edit, "ea address \"text\"             enter an ASCII string (eza: NUL-terminated)"});
+  table.push_back({"eza", cmd_edit, "eza address \"text\"            enter a NUL-terminated ASCII string"});
+  table.push_back({"eu", cmd_edit, "eu address \"text\"             enter a UTF-16 string (ezu: NUL-terminated)"});
+  table.push_back({"ezu", cmd_edit, "ezu address \"text\"            enter a NUL-terminated UTF-16 string"});
   table.push_back({"f", cmd_fill, "f range pattern               fill memory"});
   table.push_back({"s", cmd_search, "s [-b|-w|-d|-q|-a|-u] range pattern   search memory"});
 }

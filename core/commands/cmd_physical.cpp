@@ -126,7 +126,7 @@ CommandResult<> cmd_pte(EngineCore& core, Invocation& call) {
 
 void add_physical_commands(std::vector<CommandSpec>& table) {
   for (std::string_view name : {"!db", "!dw", "!dd", "!dq"})
-    table.push_back({name, cmd_physical_dump, "!d{b|w|d|q} range              display physical memory"});
+    table.push_back({name, cmd_physical_dump, "!d{b|w|d|q} range             display physical memory"});
   table.push_back({"!pte", cmd_pte, "!pte address                  page-table entries that map a virtual address"});
 }
 

@@ -21,10 +21,9 @@ CommandResult<> cmd_r(EngineCore& core, Invocation& call) {
   if (!ctx) return std::unexpected(ctx.error());
   wire::Context updated = *ctx;
   std::vector<std::string> shown;
-  bool changed = false;
   do {
     call.args.skip_spaces();
-    const std::size_t column = call.args.column();
+    const std::size_t column = call.args.next_column();
     call.args.consume('@');
     std::string name;
     for (char c : call.args.take_token(",=")) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
@@ -33,16 +32,14 @@ CommandResult<> cmd_r(EngineCore& core, Invocation& call) {
     if (call.args.consume('=')) {
       auto value = core.expression(call.args);
       if (!value) return std::unexpected(value.error());
+      // Applied at once, so a later item sees it: `r rax=5, rbx=rax*2`.
       set_register(updated, name, *value);
-      changed = true;
+      if (auto r = core.set_context(updated); !r) return r;
     } else {
       shown.push_back(register_text(name, *get_register(updated, name)));
     }
   } while (call.args.consume(','));
   if (auto r = core.expect_end(call.args); !r) return r;
-  if (changed) {
-    if (auto r = core.set_context(updated); !r) return r;
-  }
   if (!shown.empty()) {
     std::string line;
     for (const auto& s : shown) line += (line.empty() ? "" : " ") + s;

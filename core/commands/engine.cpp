@@ -30,6 +30,7 @@ namespace {
 // forever; KD would too, but a single execute() call must return.
 constexpr std::size_t kMaxLinesPerExecute = 10000;
 constexpr std::size_t kPage = 0x1000;
+constexpr std::uint64_t kHardRangeFactor = 64;
 }  // namespace
 
 std::optional<std::uint64_t> read_u64(debugger::Target& target, std::uint64_t address) {
@@ -207,7 +208,9 @@ CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint6
     const std::size_t count_column = args.column();
     auto count = expression(args);
     if (!count) return std::unexpected(count.error());
-    if (*count == 0 || (!unlimited && *count > max_bytes / element_size))
+    // L? lifts the soft limit (KD's "size too large" guard), not the hard one.
+    const std::uint64_t limit = unlimited ? max_bytes * kHardRangeFactor : max_bytes;
+    if (*count == 0 || *count > limit / element_size)
       return std::unexpected(CommandError::caret("Range error", count_column));
     r.count = *count;
   } else if (!args.at_end() && args.peek() != '"') {

@@ -171,6 +171,13 @@ private:
     if (end < text.size() && text[end] == '@') ++end;
     while (end < text.size() && is_operand_char(text[end])) ++end;
     const std::string_view token = text.substr(start, end - start);
+    if (token.empty() && start < text.size() && text[start] == '.' &&
+        (start + 1 == text.size() || !is_operand_char(text[start + 1]))) {
+      c_.set_offset(start + 1);  // `.` is the current instruction, as $ip
+      auto v = ctx_.register_value("$ip");
+      if (!v) return std::unexpected(CommandError::at("Bad register error", column));
+      return *v;
+    }
     if (token.empty() || token == "@") return std::unexpected(CommandError::syntax(column));
     c_.set_offset(end);
 

@@ -49,6 +49,11 @@ public:
 
   std::string_view rest() const { return text_.substr(pos_); }
   std::size_t column() const { return base_ + pos_; }
+  /// The column of the next token (spaces skipped).
+  std::size_t next_column() {
+    skip_spaces();
+    return column();
+  }
   std::size_t offset() const { return pos_; }
   void set_offset(std::size_t offset) { pos_ = offset < text_.size() ? offset : text_.size(); }
   std::string_view text() const { return text_; }

@@ -1,0 +1,124 @@
+// Golden files: each golden/NAME.in is a kd script run against a fresh
+// FakeTarget; the transcript (prompt, command, output) must equal
+// golden/NAME.txt. OPENKD_REBASE=1 rewrites the .txt files instead (README.md).
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/commands/engine.hpp"
+#include "fake_target.hpp"
+
+namespace fs = std::filesystem;
+using namespace openkd;
+
+namespace {
+
+std::vector<std::string> golden_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(OPENKD_GOLDEN_DIR))
+    if (entry.path().extension() == ".in") names.push_back(entry.path().stem().string());
+  std::ranges::sort(names);
+  return names;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
+    text.replace(at, from.size(), to);
+}
+
+// A private scratch folder per script: `$TMP` in a script names it.
+struct ScratchDir {
+  fs::path path;
+  explicit ScratchDir(const std::string& name) {
+    path = fs::temp_directory_path() / ("openkd-golden-" + name + "-" + std::to_string(::getpid()));
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string run_script(const std::string& name, const std::string& script) {
+  ScratchDir scratch(name);
+  testing::FakeTarget target;
+  commands::EngineOptions options;
+  std::istringstream lines(script);
+  std::string line;
+  std::vector<std::string> commands_to_run;
+  bool initial_stop = false;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("#! processors ")) {
+      target.processors = static_cast<std::uint32_t>(std::stoul(line.substr(14)));
+      target.ver.flags |= wire::kVersionFlagMp;
+    } else if (line == "#! initial-stop") {
+      initial_stop = true;
+    } else if (line == "#! secure") {
+      options.secure = true;
+    } else if (line == "#! noshell") {
+      options.noshell = true;
+    } else if (!line.starts_with("#")) {
+      replace_all(line, "$TMP", scratch.path.string());
+      commands_to_run.push_back(line);
+    }
+  }
+  commands::StringOutput out;
+  commands::Engine engine(target, out, options);
+  std::string transcript;
+  if (initial_stop) {
+    engine.report_stop(target.last_stop());
+    transcript += out.take();
+  }
+  for (const auto& command : commands_to_run) {
+    transcript += engine.prompt() + command + "\n";
+    engine.execute(command);
+    transcript += out.take();
+    if (engine.quit_requested()) break;
+  }
+  replace_all(transcript, scratch.path.string(), "$TMP");
+  return transcript;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(golden_transcripts, boost::unit_test::data::make(golden_names()), name) {
+  const fs::path dir(OPENKD_GOLDEN_DIR);
+  const std::string actual = run_script(name, read_file(dir / (name + ".in")));
+  const fs::path expected_path = dir / (name + ".txt");
+  if (const char* rebase = std::getenv("OPENKD_REBASE"); rebase && std::string_view(rebase) == "1") {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    BOOST_TEST_MESSAGE("rebased " << expected_path);
+    return;
+  }
+  BOOST_REQUIRE_MESSAGE(fs::exists(expected_path), expected_path << " is missing: run with OPENKD_REBASE=1");
+  const std::string expected = read_file(expected_path);
+  if (actual != expected) {
+    // Point at the first differing line, which is what a reader needs.
+    std::istringstream a(actual), e(expected);
+    std::string la, le;
+    int n = 1;
+    while (true) {
+      const bool ga = static_cast<bool>(std::getline(a, la)), ge = static_cast<bool>(std::getline(e, le));
+      if (!ga && !ge) break;
+      if (la != le || ga != ge) {
+        BOOST_ERROR(name << ".txt line " << n << ":\n  expected: " << (ge ? le : "<end>") << "\n  actual:   "
+                         << (ga ? la : "<end>"));
+        break;
+      }
+      ++n;
+    }
+  }
+  BOOST_TEST(actual == expected);
+}
