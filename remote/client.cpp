@@ -169,9 +169,11 @@ private:
     if (spec_.is_pipe()) {
       if (!is_local_host(spec_.server))
         co_return std::unexpected(fmt::format("a pipe reaches this machine only, not '{}'", spec_.server));
-      auto raw = co_await dial_unix(pipe_path(spec_.pipe));
+      std::filesystem::path path = pipe_path(spec_.pipe);
+      std::string no_host;
+      auto raw = co_await dial_unix(path);
       if (!raw) co_return std::unexpected(raw.error());
-      co_return co_await secure_as_client(std::move(*raw), spec_, tls, "");
+      co_return co_await secure_as_client(std::move(*raw), spec_, tls, no_host);
     }
     std::string host = spec_.reverse() ? spec_.clicon : spec_.server;
     if (spec_.reverse()) {
@@ -188,7 +190,9 @@ private:
       if (aec) co_return std::unexpected(fmt::format("waiting for the server failed: {}", aec.message()));
       s.set_option(tcp::no_delay(true), aec);
       std::string peer = fmt::format("tcp {}", host);
-      co_return co_await secure_as_client(RawConnection{std::move(s), peer}, spec_, tls, tls ? host : "");
+      RawConnection raw{std::move(s), peer};
+      std::string check_host = tls ? host : "";
+      co_return co_await secure_as_client(std::move(raw), spec_, tls, check_host);
     }
     auto raw = co_await dial_tcp(host, spec_.port_lo, spec_.ipv6, opt_.connect_timeout);
     if (!raw) co_return std::unexpected(raw.error());
@@ -197,7 +201,11 @@ private:
 
   asio::awaitable<bool> handshake() {
     std::string identity = opt_.identity.empty() ? local_identity() : opt_.identity;
-    if (co_await framed_->write(ClientHello{protocol_version, identity})) {
+    // Named locals, not temporaries, in co_await expressions: g++ 12 can
+    // destroy such temporaries twice.
+    Message hello_msg = ClientHello{protocol_version, identity};
+    auto hello_ec = co_await framed_->write(hello_msg);
+    if (hello_ec) {
       fail("the server closed the connection");
       co_return false;
     }
@@ -220,7 +228,9 @@ private:
         co_return false;
       }
       Bytes binding = auth_binding(kind_name(spec_.kind), identity, framed_->stream().tls_exporter());
-      if (co_await framed_->write(AuthResponse{compute_auth_mac(*spec_.password, hello.nonce, binding)})) {
+      Message answer = AuthResponse{compute_auth_mac(*spec_.password, hello.nonce, binding)};
+      auto answer_ec = co_await framed_->write(answer);
+      if (answer_ec) {
         fail("the server closed the connection");
         co_return false;
       }
@@ -300,7 +310,8 @@ private:
       }
       Bytes f = std::move(outbox_.front());
       outbox_.pop_front();
-      if (co_await framed_->write_bytes(f)) break;
+      auto ec = co_await framed_->write_bytes(f);
+      if (ec) break;
     }
     if (closing_) {
       framed_->close();

@@ -69,7 +69,8 @@ public:
     while (left > 0) {
       if (eof_) co_return asio::error::broken_pipe;
       std::size_t n = std::min(left, com_max_payload);
-      auto ec = co_await line_->send(encode_com_envelope(ComEnvelopeType::data, channel_, ByteView(p, n)));
+      Bytes env = encode_com_envelope(ComEnvelopeType::data, channel_, ByteView(p, n));
+      auto ec = co_await line_->send(std::move(env));
       if (ec) co_return ec;
       p += n;
       left -= n;

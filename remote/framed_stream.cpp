@@ -25,11 +25,14 @@ asio::awaitable<std::expected<Message, ReadFailure>> FramedStream::read(
 }
 
 asio::awaitable<error_code> FramedStream::write(const Message& m) {
-  co_return co_await stream_->write_all(asio::buffer(encode_frame(m)));
+  Bytes frame = encode_frame(m);
+  auto ec = co_await stream_->write_all(asio::buffer(frame));
+  co_return ec;
 }
 
 asio::awaitable<error_code> FramedStream::write_bytes(const Bytes& frame) {
-  co_return co_await stream_->write_all(asio::buffer(frame));
+  auto ec = co_await stream_->write_all(asio::buffer(frame));
+  co_return ec;
 }
 
 }  // namespace openkd::remote

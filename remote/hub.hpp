@@ -23,7 +23,8 @@ namespace openkd::remote {
 struct HubOptions {
   /// Shown in "Client can connect with..." lines.
   std::string debugger_name = "kd";
-  /// A client whose unsent output exceeds this is disconnected (it never slows the session).
+  /// A client whose unsent output stays above this for 2 s (or exceeds 16 times
+  /// this at once) is disconnected with a message; it never slows the session.
   std::size_t client_queue_limit = 4u << 20;
   /// Lines for the host's own console: joins, leaves, "X issued: cmd", rejected
   /// passwords. Leave empty for -noio. Called on the hub's I/O thread, except
@@ -74,7 +75,8 @@ public:
   std::vector<std::string> list_clients() const;
   std::size_t client_count() const;
 
-  /// Text the engine printed; reaches every client, in call order.
+  /// Text the engine printed; reaches every client, in call order. Never
+  /// blocks; safe from any thread, including the hub's callbacks.
   void broadcast_output(std::string_view text);
   /// Shows every client a command the host runs outside next_command() ("<prompt>line").
   void announce_command(std::string_view line);

@@ -29,6 +29,8 @@ struct ClientSession : std::enable_shared_from_this<ClientSession> {
   bool closing = false;       ///< writer stops once the queue is written
   bool dropped = false;       ///< writer stops now (the client is gone)
   asio::steady_timer signal;  ///< wakes the writer
+  /// When the queue last went over the limit (cleared when it drains below).
+  std::optional<std::chrono::steady_clock::time_point> behind_since;
 };
 
 struct ServerEntry {
@@ -98,6 +100,8 @@ struct Hub::Impl {
   asio::awaitable<void> shutdown_sequence(std::string reason);
   void end_server_now(ServerEntry& e);
   void enqueue(ClientSession& s, Bytes frame);
+  /// Drops a client that stays too far behind (see enqueue); true if dropped.
+  bool drop_if_too_slow(ClientSession& s);
   void send_to_all(const Message& m);
   void log_local(std::string_view line);
   void update_server_listing(const ServerEntry& e);

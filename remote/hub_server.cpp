@@ -23,6 +23,8 @@ constexpr auto auth_timeout = 30s;
 // Serial lines cannot report a hang-up; a peer silent this long (it sends a
 // keepalive every 2 s) is gone.
 constexpr auto serial_silence_limit = 8s;
+constexpr auto slow_client_grace = 2s;
+constexpr std::size_t hard_queue_factor = 16;
 
 // Failed passwords are throttled per remote host, not per connection.
 std::string throttle_key(const std::string& peer) {
@@ -176,21 +178,25 @@ asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> s
   auto first = co_await framed->read(hello_timeout);
   if (!first || !std::holds_alternative<ClientHello>(*first)) {
     std::string why = first ? "did not start with a hello" : first.error().message;
-    if (!first && first.error().kind == ReadFailure::malformed)
-      co_await framed->write(ProtocolError{"not an openkd remote client: " + why});
+    if (!first && first.error().kind == ReadFailure::malformed) {
+      Message reply = ProtocolError{"not an openkd remote client: " + why};
+      co_await framed->write(reply);
+    }
     framed->close();
     log_local(fmt::format("openkd: dropped a connection from {}: {}", peer, why));
     co_return;
   }
   auto hello = std::get<ClientHello>(std::move(*first));
   if (hello.version != protocol_version) {
-    co_await framed->write(ProtocolError{fmt::format("protocol version {} is not supported; this server speaks {}",
-                                                     hello.version, protocol_version)});
+    Message reply = ProtocolError{fmt::format("protocol version {} is not supported; this server speaks {}",
+                                              hello.version, protocol_version)};
+    co_await framed->write(reply);
     framed->close();
     co_return;
   }
   if (entry->disabled || stopping) {
-    co_await framed->write(Rejected{"this server no longer accepts clients"});
+    Message reply = Rejected{"this server no longer accepts clients"};
+    co_await framed->write(reply);
     framed->close();
     co_return;
   }
@@ -206,7 +212,9 @@ asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> s
     }
     sh.auth_required = true;
     sh.nonce = make_nonce();
-    if (co_await framed->write(sh)) co_return;
+    Message challenge = sh;
+    auto ec = co_await framed->write(challenge);
+    if (ec) co_return;
     auto answer = co_await framed->read(auth_timeout);
     if (!answer || !std::holds_alternative<AuthResponse>(*answer)) {
       framed->close();
@@ -216,16 +224,20 @@ asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> s
     if (!verify_auth_mac(*entry->bound.password, sh.nonce, binding, std::get<AuthResponse>(*answer).mac)) {
       throttle.record_failure(key, FailureThrottle::Clock::now());
       log_local(fmt::format("openkd: rejected {}: wrong password", name));
-      co_await framed->write(Rejected{"password rejected by server"});
+      Message reply = Rejected{"password rejected by server"};
+      co_await framed->write(reply);
       framed->close();
       co_return;
     }
     throttle.record_success(key);
-  } else if (co_await framed->write(sh)) {
-    co_return;
+  } else {
+    Message no_challenge = sh;
+    auto ec = co_await framed->write(no_challenge);
+    if (ec) co_return;
   }
   if (entry->disabled || stopping) {
-    co_await framed->write(Rejected{"this server no longer accepts clients"});
+    Message reply = Rejected{"this server no longer accepts clients"};
+    co_await framed->write(reply);
     framed->close();
     co_return;
   }
@@ -313,7 +325,9 @@ asio::awaitable<void> Hub::Impl::session_writer(std::shared_ptr<ClientSession> s
     Bytes frame = std::move(s->queue.front());
     s->queue.pop_front();
     s->queued -= frame.size();
-    if (co_await s->framed->write_bytes(frame)) break;
+    auto ec = co_await s->framed->write_bytes(frame);
+    if (ec) break;
+    if (s->queued <= options.client_queue_limit) s->behind_since.reset();
   }
   s->dropped = true;
   s->framed->close();
@@ -321,32 +335,46 @@ asio::awaitable<void> Hub::Impl::session_writer(std::shared_ptr<ClientSession> s
 
 void Hub::Impl::enqueue(ClientSession& s, Bytes frame) {
   if (s.dropped || s.closing) return;
-  if (s.queued + frame.size() > options.client_queue_limit) {
-    // The client reads slower than the session prints. Dropping it keeps
-    // everyone else (and the engine) at full speed.
-    s.queue.clear();
-    s.queued = 0;
-    s.closing = true;
-    Bytes bye = encode_frame(Bye{ByeReason::too_slow,
-                                 fmt::format("disconnected: this client fell more than {} KiB behind the session output",
-                                             options.client_queue_limit / 1024)});
-    s.queued += bye.size();
-    s.queue.push_back(std::move(bye));
-    s.signal.cancel();
-    log_local(fmt::format("openkd: disconnected {}: it fell too far behind the output", s.name));
-    // If it does not even take the goodbye, close it after a grace period.
-    auto t = std::make_shared<asio::steady_timer>(io, 5s);
-    t->async_wait([t, weak = s.weak_from_this()](error_code) {
-      if (auto live = weak.lock()) {
-        live->dropped = true;
-        live->framed->close();
-      }
-    });
-    return;
-  }
   s.queued += frame.size();
   s.queue.push_back(std::move(frame));
   s.signal.cancel();
+  drop_if_too_slow(s);
+}
+
+bool Hub::Impl::drop_if_too_slow(ClientSession& s) {
+  // A burst of output puts every client behind for a moment; a client is only
+  // "too slow" when it stays more than the limit behind for a grace period
+  // (a healthy one drains 4 MiB in milliseconds), or when it falls so far
+  // behind that holding its output would cost real memory.
+  if (s.closing || s.dropped) return false;
+  auto now = std::chrono::steady_clock::now();
+  if (s.queued <= options.client_queue_limit) {
+    s.behind_since.reset();
+    return false;
+  }
+  if (!s.behind_since) s.behind_since = now;
+  bool stuck = now - *s.behind_since > slow_client_grace;
+  bool huge = s.queued > options.client_queue_limit * hard_queue_factor;
+  if (!stuck && !huge) return false;
+  s.queue.clear();
+  s.queued = 0;
+  s.closing = true;
+  Bytes bye = encode_frame(Bye{ByeReason::too_slow,
+                               fmt::format("disconnected: this client fell more than {} KiB behind the session output",
+                                           options.client_queue_limit / 1024)});
+  s.queued += bye.size();
+  s.queue.push_back(std::move(bye));
+  s.signal.cancel();
+  log_local(fmt::format("openkd: disconnected {}: it fell too far behind the output", s.name));
+  // If it does not even take the goodbye, close it after a grace period.
+  auto t = std::make_shared<asio::steady_timer>(io, 5s);
+  t->async_wait([t, weak = s.weak_from_this()](error_code) {
+    if (auto live = weak.lock()) {
+      live->dropped = true;
+      live->framed->close();
+    }
+  });
+  return true;
 }
 
 void Hub::Impl::send_to_all(const Message& m) {
@@ -355,14 +383,18 @@ void Hub::Impl::send_to_all(const Message& m) {
 }
 
 asio::awaitable<void> Hub::Impl::keepalive_loop() {
+  // Every 500 ms: look for clients stuck behind; every 2 s: keepalives (serial
+  // peers take 8 s of silence as a lost connection).
   asio::steady_timer t(io);
   Bytes frame = encode_frame(Keepalive{});
-  while (!stopping) {
-    t.expires_after(2s);
+  for (unsigned tick = 1; !stopping; ++tick) {
+    t.expires_after(500ms);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping) break;
-    for (auto& [id, s] : sessions)
-      if (s->queue.empty()) enqueue(*s, frame);
+    for (auto& [id, s] : sessions) {
+      if (drop_if_too_slow(*s)) continue;
+      if (tick % 4 == 0 && s->queue.empty()) enqueue(*s, frame);
+    }
   }
 }
 

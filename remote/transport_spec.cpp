@@ -210,7 +210,7 @@ std::string remote_argument(const TransportSpec& s, std::string_view hostname, b
   if (s.is_tls()) {
     if (s.proto == TlsVersion::tls1_2) out += "Proto=tls1.2,";
     if (s.proto == TlsVersion::tls1_3) out += "Proto=tls1.3,";
-    out += fmt::format("{}={},", s.cert_key, s.cert);
+    if (!s.cert.empty()) out += fmt::format("{}={},", s.cert_key, s.cert);
   }
   switch (s.kind) {
     case TransportKind::tcp:

@@ -1,0 +1,115 @@
+"""Session semantics over tcp and npipe: commands and output reach everyone,
+joins/leaves, .servers/.endsrv/.clients, .echo, q, .remote_exit, break-in."""
+import re
+import signal
+import socket
+
+from conftest import port_of, tcp_client
+
+
+def test_start_message_and_a_command(remoting):
+    host = remoting.host("tcp:port=0")
+    assert re.search(r"^Server started\.  Client can connect with any of these command lines\n"
+                     r"0: kd -remote tcp:Port=\d+,Server=%s\n" % re.escape(socket.gethostname()), host.out)
+    c = remoting.client(tcp_client(host.remotes[0]))
+    c.wait_for(r"\(tcp 127\.0\.0\.1:\d+\) connected at \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}")
+    c.send("r")
+    c.wait_for(r"issued: r\nexecuted: r\n")
+    host.wait_for(r"\(tcp 127\.0\.0\.1:\d+\) issued: r\n")
+    host.wait_for(r"warning: .*neither a password nor TLS", stream="err")
+
+
+def test_echo_reaches_everyone_and_issuer_is_named(remoting):
+    host = remoting.host("tcp:port=0")
+    a = remoting.client(tcp_client(host.remotes[0]))
+    a.wait_for("connected at")
+    b = remoting.client(tcp_client(host.remotes[0]))
+    a.wait_for(r"(?s)connected at.*connected at")
+    a.send(".echo hello from a")
+    m = b.wait_for(r"(\S+ \(tcp 127\.0\.0\.1:\d+\)) issued: \.echo hello from a\nhello from a\n")
+    assert "\\" in m.group(1)  # HOST\user
+    a.wait_for(r"issued: \.echo hello from a\nhello from a\n")
+    host.wait_for(r"hello from a\n")
+
+
+def test_servers_endsrv_clients(remoting, tmp_path):
+    pipe = tmp_path / "tiger"
+    host = remoting.host("tcp:port=0,password=Secret", f"npipe:pipe={pipe}")
+    assert host.remotes[0].endswith(",Password=*")
+    c = remoting.client(f"npipe:server=.,pipe={pipe}")
+    c.wait_for("connected at")
+    c.send(".servers")
+    c.wait_for(r"0 - Debugger Server - tcp:Port=\d+,Server=\S+,Password=\*\n"
+               r"1 - Debugger Server - npipe:Pipe=%s,Server=\S+\n" % re.escape(str(pipe)))
+    c.send(".clients")
+    c.wait_for(r"\S+\\\S+ \(npipe pid \d+\), last active \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n")
+    c.send(".endsrv 1")
+    c.wait_for("Server told to exit")
+    c.send(".servers")
+    c.wait_for(r"1 - <Disabled, exit pending>")
+    late = remoting.client(f"npipe:server=.,pipe={pipe}")
+    assert late.wait() == 1
+    assert "cannot connect" in late.err
+    c.send(".echo still attached")
+    c.wait_for(r"\nstill attached\n")
+
+
+def test_q_from_a_client_ends_the_session_for_all(remoting, tmp_path):
+    host = remoting.host(f"npipe:pipe={tmp_path}/q")
+    a = remoting.client(f"npipe:server=.,pipe={tmp_path}/q")
+    a.wait_for("connected at")
+    b = remoting.client(f"npipe:server=.,pipe={tmp_path}/q")
+    a.wait_for(r"(?s)connected at.*connected at")
+    b.send("q")
+    for c in (a, b):
+        assert c.wait() == 0
+        assert "openkd: the debugging session has ended: q issued by" in c.out
+    assert host.wait() == 0
+
+
+def test_remote_exit_leaves_alone(remoting, tmp_path):
+    host = remoting.host(f"npipe:pipe={tmp_path}/x")
+    a = remoting.client(f"npipe:server=.,pipe={tmp_path}/x")
+    a.wait_for("connected at")
+    b = remoting.client(f"npipe:server=.,pipe={tmp_path}/x")
+    a.wait_for(r"(?s)connected at.*connected at")
+    b.send(".remote_exit")
+    assert b.wait() == 0
+    a.wait_for("disconnected at")
+    host.wait_for("disconnected at")
+    a.send("k")
+    a.wait_for("executed: k")
+
+
+def test_end_of_input_leaves_after_commands_ran(remoting, tmp_path):
+    remoting.host(f"npipe:pipe={tmp_path}/e")
+    c = remoting.client(f"npipe:server=.,pipe={tmp_path}/e")
+    for i in range(5):
+        c.send(f"cmd{i}")
+    c.close_stdin()
+    assert c.wait() == 0
+    for i in range(5):
+        assert f"executed: cmd{i}\n" in c.out
+
+
+def test_ctrl_c_sends_a_break_in(remoting, tmp_path):
+    remoting.host(f"npipe:pipe={tmp_path}/b")
+    a = remoting.client(f"npipe:server=.,pipe={tmp_path}/b")
+    a.wait_for("connected at")
+    a.send("slow 60000")
+    a.wait_for("slow: start")
+    a.p.send_signal(signal.SIGINT)
+    a.wait_for("slow: interrupted by a break-in request")
+    a.send(".echo alive")
+    a.wait_for(r"\nalive\n")
+
+
+def test_noio_host_is_silent(remoting, tmp_path):
+    host = remoting.host(f"npipe:pipe={tmp_path}/n", noio=True)
+    c = remoting.client(f"npipe:server=.,pipe={tmp_path}/n")
+    c.send(".echo quiet host")
+    c.wait_for(r"\nquiet host\n")
+    c.send("q")
+    assert c.wait() == 0
+    assert host.wait() == 0
+    assert "quiet host" not in host.out
