@@ -63,6 +63,8 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_memory_file_commands(commands);
   add_physical_commands(commands);
   add_register_commands(commands);
+  add_io_commands(commands);
+  add_symbol_commands(commands);
   add_info_commands(commands);
 }
 

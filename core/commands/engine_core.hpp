@@ -50,6 +50,8 @@ void add_memory_file_commands(std::vector<CommandSpec>& table);
 void add_physical_commands(std::vector<CommandSpec>& table);
 void add_register_commands(std::vector<CommandSpec>& table);
 void add_info_commands(std::vector<CommandSpec>& table);
+void add_symbol_commands(std::vector<CommandSpec>& table);
+void add_io_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
