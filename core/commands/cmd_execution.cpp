@@ -322,6 +322,22 @@ CommandResult<> cmd_crash(EngineCore& core, Invocation& call) {
   return {};
 }
 
+// sxe ld / sxd ld: whether module load and unload events stop the target.
+CommandResult<> cmd_event_filter(EngineCore& core, Invocation& call) {
+  if (call.name == "sx") {
+    if (auto r = core.expect_end(call.args); !r) return r;
+    core.printf("  ld - Load module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
+    core.printf("  ud - Unload module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
+    return {};
+  }
+  const std::size_t column = call.args.next_column();
+  const std::string_view event = call.args.take_token();
+  if (event != "ld" && event != "ud") return std::unexpected(CommandError::caret("Unknown event error", column));
+  if (auto r = core.expect_end(call.args); !r) return r;
+  core.options.break_on_module_load = call.name == "sxe";
+  return {};
+}
+
 }  // namespace
 
 void add_execution_commands(std::vector<CommandSpec>& table) {
@@ -337,6 +353,10 @@ void add_execution_commands(std::vector<CommandSpec>& table) {
       {"~", cmd_switch_processor, "~N                            switch to processor N"},
       {".reboot", cmd_reboot, ".reboot                       reboot the target"},
       {".crash", cmd_crash, ".crash                        make the target bug check"},
+      {"sx", cmd_event_filter, "sx                            event filters (module load/unload)"},
+      {"sxe", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
+      {"sxd", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
+      {"sxi", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
   });
 }
 
