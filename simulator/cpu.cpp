@@ -48,7 +48,6 @@ void Cpu::flush_code(std::uint64_t va, std::uint64_t size) {
   uc_ctl_remove_cache(uc_, va, va + size);
 }
 
-void Cpu::flush_all_code() { uc_ctl_flush_tlb(uc_); }  // UC_CTL_TB_FLUSH: drops every translated block
 
 std::uint64_t Cpu::reg(int id) const {
   std::uint64_t v = 0;
@@ -72,7 +71,7 @@ bool Cpu::write_msr(std::uint32_t msr, std::uint64_t value) {
   return uc_reg_write(uc_, UC_X86_REG_MSR, &m) == UC_ERR_OK;
 }
 
-void Cpu::set_debug_registers(const DebugRegisters& d) {
+bool Cpu::set_debug_registers(const DebugRegisters& d) {
   for (auto& w : data_watches_) uc_hook_del(uc_, w.hook);
   bool had_data = !data_watches_.empty();
   data_watches_.clear();
@@ -96,8 +95,7 @@ void Cpu::set_debug_registers(const DebugRegisters& d) {
     }
     // rw == 2 (I/O breakpoints) needs CR4.DE; not emulated.
   }
-  // Memory hooks are compiled into translated code: retranslate.
-  if (had_data || !data_watches_.empty()) flush_all_code();
+  return had_data || !data_watches_.empty();
 }
 
 void Cpu::stop_with(CpuStop stop) {

@@ -63,7 +63,8 @@ public:
   void unmap(const Region& region);
   /// Drops translated code for a range (after the debugger or loader wrote it).
   void flush_code(std::uint64_t va, std::uint64_t size);
-  void flush_all_code();
+  // No flush_all: Unicorn 2.0.1's tb_flush clears its whole 1 GiB code buffer
+  // (seconds on first use); callers drop the ranges that hold code instead.
   void set_io_handlers(PortIn in, PortOut out) { port_in_ = std::move(in); port_out_ = std::move(out); }
 
   std::uint64_t reg(int id) const;
@@ -80,7 +81,9 @@ public:
   /// Instructions retired since the CPU was made.
   std::uint64_t instructions() const { return retired_; }
 
-  void set_debug_registers(const DebugRegisters& d);
+  /// Returns true when translated code must be dropped (data watches changed:
+  /// memory hooks are compiled into the translated blocks).
+  bool set_debug_registers(const DebugRegisters& d);
   const DebugRegisters& debug_registers() const { return debug_; }
   void set_dr6(std::uint64_t v) { debug_.dr6 = v; }
   /// Like RFLAGS.RF: the next instruction, if at the current rip, does not

@@ -43,6 +43,13 @@ void KdStub::on_timer(TimePoint now) {
 
 void KdStub::on_disconnect(TimePoint now) {
   detach(now);
+  // A debugger that goes away leaves the kernel running (as a detach would):
+  // debug traps continue, anything else goes to the kernel's own handling.
+  if (state_ == State::Stopped) {
+    std::uint32_t code = origin_stop_ ? origin_stop_->code : 0;
+    bool trap = code == wire::kExceptionBreakpoint || code == wire::kExceptionSingleStep || code == 0;
+    resume(trap ? wire::kDbgContinue : wire::kDbgExceptionNotHandled, false, std::nullopt);
+  }
   // A fresh link for the next debugger: ids restart, nothing stays in flight.
   link_ = link::Link(link_config_);
 }

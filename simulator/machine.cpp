@@ -511,19 +511,29 @@ bool Machine::write_msr(unsigned i, std::uint32_t msr, std::uint64_t value) {
 }
 
 void Machine::set_debug_registers(const DebugRegisters& d) {
+  bool retranslate = false;
   for (auto& s : cpus_) {
     DebugRegisters mine = d;
     mine.dr6 = s.cpu->debug_registers().dr6;
-    s.cpu->set_debug_registers(mine);
+    retranslate = s.cpu->set_debug_registers(mine) || retranslate;
   }
+  if (retranslate) all_code_changed();
 }
 
 void Machine::code_changed(std::uint64_t va, std::uint64_t size) {
   for (auto& s : cpus_) s.cpu->flush_code(va, size);
 }
 
-void Machine::physical_changed() {
-  for (auto& s : cpus_) s.cpu->flush_all_code();
+void Machine::physical_changed(std::uint64_t pa, std::uint64_t size) {
+  // Every virtual alias of the changed physical bytes.
+  for (const Region& r : space_->regions()) {
+    std::uint64_t lo = std::max(pa, r.pa), hi = std::min(pa + size, r.pa + r.size);
+    if (lo < hi) code_changed(r.va + (lo - r.pa), hi - lo);
+  }
+}
+
+void Machine::all_code_changed() {
+  for (const Region& r : modules_) code_changed(r.va, r.size);
 }
 
 bool Machine::call_bugcheck(unsigned i, std::uint32_t code) {

@@ -143,7 +143,9 @@ public:
   void set_debug_registers(const DebugRegisters& d);
   /// After the debugger wrote memory: drop translated code on every CPU.
   void code_changed(std::uint64_t va, std::uint64_t size);
-  void physical_changed();
+  void physical_changed(std::uint64_t pa, std::uint64_t size);
+  /// Drops translated code of every loaded image on every CPU.
+  void all_code_changed();
   /// Makes `cpu` call KeBugCheckEx(code, 0, 0, 0, 0) when it next runs.
   bool call_bugcheck(unsigned cpu, std::uint32_t code);
   /// Sets the trace flag: the CPU stops with a single-step exception after one instruction.

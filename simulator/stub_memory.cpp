@@ -55,7 +55,7 @@ bool KdStub::handle_read_physical_memory(const Manipulate& request, Manipulate& 
 bool KdStub::handle_write_physical_memory(const Manipulate& request, Manipulate& reply, TimePoint) {
   const auto* t = transfer(request);
   std::size_t n = t ? machine_->physical().write(t->target_base_address, request.data) : 0;
-  if (n) machine_->physical_changed();  // any virtual alias of these bytes may hold code
+  if (n) machine_->physical_changed(t->target_base_address, n);  // any virtual alias may hold code
   transfer(reply)->actual_bytes = static_cast<std::uint32_t>(n);
   reply.return_status = (t && n == request.data.size()) ? wire::kStatusSuccess : wire::kStatusUnsuccessful;
   return true;
@@ -201,7 +201,7 @@ bool KdStub::handle_fill_memory(const Manipulate& request, Manipulate& reply, Ti
     done += static_cast<std::uint32_t>(put);
     if (put < n) break;
   }
-  if (a->flags == kFillPhysical) machine_->physical_changed();
+  if (a->flags == kFillPhysical) machine_->physical_changed(a->address, done);
   else if (done) machine_->code_changed(a->address, done);
   out.length = done;
   reply.return_status = done == a->length ? wire::kStatusSuccess : wire::kStatusUnsuccessful;

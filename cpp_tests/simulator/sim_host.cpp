@@ -1,0 +1,186 @@
+#include "sim_host.hpp"
+
+#include <stdexcept>
+
+namespace openkd::sim::test {
+using wire::kdcom::PacketType;
+
+std::unique_ptr<Simulator> make_simulator(const HostOptions& o) {
+  SimulatorConfig c;
+  c.machine.cpus = o.cpus;
+  c.machine.seed = o.seed;
+  c.machine.kernel_dir = OPENKD_KERNEL_DIR;
+  c.break_on_boot = o.break_on_boot;
+  c.faults = o.faults;
+  auto s = Simulator::create(c);
+  if (!s) throw std::runtime_error(s.error());
+  return std::move(*s);
+}
+
+Host::Host(Simulator& sim) : sim_(sim), link_(link::LinkConfig::host(link::IdScheme::Kdcom)) {}
+
+std::uint64_t Host::now_ms() const {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch()).count());
+}
+
+void Host::pump(std::uint64_t instructions) {
+  while (auto f = link_.take_frame()) sim_.feed(*f, now_);
+  sim_.run_for(instructions, now_);
+  auto out = sim_.take_output(now_);
+  if (!out.empty()) link_.on_receive(out, now_);
+  // 20 ms of fake time per round: retries (1 s) happen only when something was lost.
+  now_ += std::chrono::milliseconds(20);
+  link_.on_timer(now_);
+  while (auto ev = link_.take_event())
+    if (auto* p = std::get_if<link::PacketReceived>(&*ev)) on_packet(p->packet);
+  while (auto f = link_.take_frame()) sim_.feed(*f, now_);
+}
+
+void Host::on_packet(const wire::kdcom::Packet& p) {
+  switch (p.type) {
+    case PacketType::StateChange64:
+      if (auto sc = wire::decode_state_change(p.body)) changes.push_back(*sc);
+      break;
+    case PacketType::StateManipulate:
+      if (auto m = wire::decode_manipulate(p.body)) replies_.push_back(*m);
+      break;
+    case PacketType::DebugIo:
+      if (auto io = wire::decode_debug_io(p.body)) {
+        if (io->api == wire::kDebugIoPrintString) {
+          prints += io->text;
+        } else {
+          wire::DebugIo answer = *io;
+          answer.text = prompt_reply;
+          answer.length_of_string_read = static_cast<std::uint32_t>(prompt_reply.size());
+          (void)link_.send(PacketType::DebugIo, wire::encode(answer), now_);
+        }
+      }
+      break;
+    case PacketType::FileIo:
+      if (auto f = wire::decode_file_io(p.body)) {
+        wire::FileIo answer = *f;
+        answer.status = wire::kStatusNoSuchFile;  // this debugger serves no files
+        answer.path.clear();
+        answer.data.clear();
+        (void)link_.send(PacketType::FileIo, wire::encode(answer), now_);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+wire::StateChange Host::attach() {
+  link_.start_sync(now_);
+  auto sc = wait_state_change();
+  if (!sc) throw std::runtime_error("no state change after attaching");
+  return *sc;
+}
+
+std::optional<wire::Manipulate> Host::request(wire::Manipulate m, int max_pumps) {
+  std::uint32_t api = m.api;
+  (void)link_.send(PacketType::StateManipulate, wire::encode(m), now_);
+  for (int k = 0; k < max_pumps; ++k) {
+    pump(0);
+    for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+      if (it->api == api) {
+        auto r = *it;
+        replies_.erase(it);
+        return r;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void Host::send_only(const wire::Manipulate& m) {
+  (void)link_.send(PacketType::StateManipulate, wire::encode(m), now_);
+}
+
+std::optional<wire::StateChange> Host::wait_state_change(int max_pumps) {
+  for (int k = 0; k < max_pumps && changes.empty(); ++k) pump();
+  if (changes.empty()) return std::nullopt;
+  auto sc = changes.front();
+  changes.pop_front();
+  return sc;
+}
+
+std::optional<wire::StateChange> Host::go(std::uint32_t status, bool step, std::uint64_t dr7, int max_pumps) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::Continue2);
+  wire::Continue2Args a;
+  a.continue_status = status;
+  a.trace_flag = step ? 1 : 0;
+  a.dr7 = dr7;
+  m.args = a;
+  send_only(m);
+  return wait_state_change(max_pumps);
+}
+
+wire::Bytes Host::read_virtual(std::uint64_t address, std::uint32_t count, std::uint32_t* status) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::ReadVirtualMemory);
+  m.args = wire::MemoryTransfer{address, count, 0};
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to ReadVirtualMemory");
+  if (status) *status = r->return_status;
+  return r->data;
+}
+
+std::uint32_t Host::write_virtual(std::uint64_t address, wire::ByteView data) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::WriteVirtualMemory);
+  m.args = wire::MemoryTransfer{address, static_cast<std::uint32_t>(data.size()), 0};
+  m.data.assign(data.begin(), data.end());
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to WriteVirtualMemory");
+  return r->return_status;
+}
+
+wire::Bytes Host::read_physical(std::uint64_t address, std::uint32_t count) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::ReadPhysicalMemory);
+  m.args = wire::MemoryTransfer{address, count, 0};
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to ReadPhysicalMemory");
+  return r->data;
+}
+
+wire::Context Host::get_context() {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::GetContext);
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to GetContext");
+  auto c = wire::decode_context(r->data);
+  if (!c) throw std::runtime_error("bad CONTEXT");
+  return *c;
+}
+
+std::uint32_t Host::set_context(const wire::Context& c) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::SetContext);
+  m.args = wire::SetContextArgs{c.context_flags};
+  m.data = wire::encode(c);
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to SetContext");
+  return r->return_status;
+}
+
+wire::Bytes Host::read_control(std::uint64_t which, std::uint32_t count) {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::ReadControlSpace);
+  m.args = wire::MemoryTransfer{which, count, 0};
+  auto r = request(m);
+  if (!r) throw std::runtime_error("no reply to ReadControlSpace");
+  return r->data;
+}
+
+std::uint64_t driver_export(const std::string& file, std::uint64_t base, const std::string& name) {
+  auto pe = load_pe_file(std::string(OPENKD_KERNEL_DIR) + "/" + file);
+  if (!pe) throw std::runtime_error(pe.error());
+  auto it = pe->exports.find(name);
+  if (it == pe->exports.end()) throw std::runtime_error(file + " does not export " + name);
+  return base + it->second;
+}
+
+}  // namespace openkd::sim::test
