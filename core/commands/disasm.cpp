@@ -3,6 +3,9 @@
 #include <Zydis/Zydis.h>
 #include <fmt/format.h>
 
+#include <string_view>
+#include <utility>
+
 #include "core/commands/format.hpp"
 
 namespace openkd::commands {
@@ -44,14 +47,23 @@ std::string format_operand(const ZydisDecodedInstruction& in, const ZydisDecoded
         branch_target = target;
         return symbolic_address(target, symbolize);
       }
-      const unsigned bits = op.size ? op.size : in.operand_width;
+      // A sign-extended immediate shows at the operation's width, as it acts: `and rsp,0FFFFFFFFFFFFFFF0h`.
+      const unsigned bits = (op.imm.is_signed || !op.size) ? in.operand_width : op.size;
       const std::uint64_t mask = bits >= 64 ? ~0ull : (1ull << bits) - 1;
       return masm_hex(op.imm.value.u & mask);
     }
     case ZYDIS_OPERAND_TYPE_MEMORY: {
       std::string s = op.mem.type == ZYDIS_MEMOP_TYPE_AGEN ? "" : size_ptr(op.size);
-      if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS)
+      // fs/gs always show (they are how the kernel reaches its KPCR); others only when
+      // prefixed, as written (64-bit mode ignores a cs/ds/es/ss override, KD still shows it).
+      if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) {
         s += lower_register(op.mem.segment) + ":";
+      } else if (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT) {
+        s += (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS)   ? "cs:"
+             : (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_SS) ? "ss:"
+             : (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_ES) ? "es:"
+                                                              : "ds:";
+      }
       if (op.mem.base == ZYDIS_REGISTER_RIP) {
         return s + "[" + symbolic_address(address + in.length + op.mem.disp.value, symbolize) + "]";
       }
@@ -79,6 +91,20 @@ std::string format_operand(const ZydisDecodedInstruction& in, const ZydisDecoded
   }
 }
 
+// Zydis spells conditions by flag (jnz, cmovnb, setnbe); KD's disassembler by
+// comparison (jne, cmovae, seta).
+std::string kd_mnemonic(std::string mnemonic) {
+  static constexpr std::pair<std::string_view, std::string_view> kConditions[] = {
+      {"nz", "ne"}, {"z", "e"}, {"nb", "ae"}, {"nbe", "a"}, {"nl", "ge"}, {"nle", "g"}};
+  for (std::string_view prefix : {"j", "cmov", "set"}) {
+    if (!mnemonic.starts_with(prefix)) continue;
+    const std::string_view condition = std::string_view(mnemonic).substr(prefix.size());
+    for (const auto& [zydis, kd] : kConditions)
+      if (condition == zydis) return std::string(prefix) + std::string(kd);
+  }
+  return mnemonic;
+}
+
 }  // namespace
 
 std::optional<Instruction> decode_instruction(std::uint64_t address, std::span<const std::uint8_t> code,
@@ -93,7 +119,7 @@ std::optional<Instruction> decode_instruction(std::uint64_t address, std::span<c
   out.address = address;
   out.bytes.assign(code.begin(), code.begin() + in.length);
   const char* mnemonic = ZydisMnemonicGetString(in.mnemonic);
-  out.mnemonic = mnemonic ? mnemonic : "???";
+  out.mnemonic = kd_mnemonic(mnemonic ? mnemonic : "???");
   out.is_call = in.meta.category == ZYDIS_CATEGORY_CALL;
   out.is_return = in.meta.category == ZYDIS_CATEGORY_RET;
   const bool rep = in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
