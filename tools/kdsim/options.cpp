@@ -1,0 +1,127 @@
+#include "options.hpp"
+
+#include <charconv>
+
+namespace openkd::kdsim {
+
+const char* const kUsage =
+    "usage: kdsim (--listen pipe:PATH | --listen tcp:HOST:PORT | --pty) [options]\n"
+    "\n"
+    "A simulated Windows x64 kernel target that speaks KD (KDCOM framing).\n"
+    "\n"
+    "  --listen pipe:PATH   serve on a Unix socket at PATH (like a VM's serial pipe)\n"
+    "  --listen tcp:HOST:PORT  serve on TCP (port 0: any free port, printed)\n"
+    "  --pty                serve on a new pseudo-terminal (its path is printed)\n"
+    "  --break-on-boot      wait at the first instruction for a debugger and report a\n"
+    "                       breakpoint there, so the whole run is deterministic\n"
+    "  --seed S             seed for the kernel's own PRNG (default 0)\n"
+    "  --faults SPEC        seeded link faults: drop=P,corrupt=P,dup=P,truncate=P,\n"
+    "                       delay=MS,seed=N (P a probability 0..1, any subset)\n"
+    "  --baud B             pace the link like a serial line at B baud (10 bits a byte)\n"
+    "  --build N            Windows build number the kernel reports (default 19041)\n"
+    "  --cpus N             number of processors, 1 to 8 (default 1)\n"
+    "  --memory MiB         physical memory, 32 to 16384 MiB (default 256)\n"
+    "  --kernel-dir DIR     where simkrnl.exe, simdrv.sys and simdrv2.sys are\n"
+    "                       (default: the build's simulator/kernel)\n"
+    "  --slice N            instructions per CPU per scheduling round (default 10000)\n"
+    "  --verbose            print the kernel's output to stderr while no debugger takes it\n"
+    "  --bench N            run N instructions with no debugger, print the speed, exit\n"
+    "  --help               this text\n"
+    "\n"
+    "The kernel keeps running when a debugger disconnects; the next one resynchronises.\n"
+    "SIGINT or SIGTERM ends kdsim cleanly.\n";
+
+namespace {
+template <class T>
+std::expected<T, std::string> number(const std::string& opt, const std::string& text, T lo, T hi) {
+  T v{};
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size() || v < lo || v > hi)
+    return std::unexpected(opt + " wants a number from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                           ", got '" + text + "'");
+  return v;
+}
+}  // namespace
+
+std::expected<Options, std::string> parse_options(const std::vector<std::string>& args) {
+  Options o;
+  o.sim.machine.kernel_dir = OPENKD_KERNEL_DIR;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::expected<std::string, std::string> {
+      if (i + 1 >= args.size()) return std::unexpected(a + " needs a value");
+      return args[++i];
+    };
+#define OPENKD_VALUE(var)              \
+  auto var = value();                  \
+  if (!var) return std::unexpected(var.error())
+#define OPENKD_NUMBER(var, T, lo, hi)                    \
+  OPENKD_VALUE(var##_text);                              \
+  auto var = number<T>(a, *var##_text, lo, hi);          \
+  if (!var) return std::unexpected(var.error())
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--listen") {
+      OPENKD_VALUE(spec);
+      if (spec->rfind("pipe:", 0) == 0 && spec->size() > 5) {
+        o.listen = Options::Listen::Pipe;
+        o.pipe_path = spec->substr(5);
+      } else if (spec->rfind("tcp:", 0) == 0) {
+        std::string rest = spec->substr(4);
+        auto colon = rest.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
+          return std::unexpected("--listen tcp: wants tcp:HOST:PORT, got '" + *spec + "'");
+        o.listen = Options::Listen::Tcp;
+        o.tcp_host = rest.substr(0, colon);
+        o.tcp_port = rest.substr(colon + 1);
+        if (auto p = number<unsigned>("--listen tcp: port", o.tcp_port, 0, 65535); !p) return std::unexpected(p.error());
+      } else {
+        return std::unexpected("--listen wants pipe:PATH or tcp:HOST:PORT, got '" + *spec + "'");
+      }
+    } else if (a == "--pty") {
+      o.listen = Options::Listen::Pty;
+    } else if (a == "--break-on-boot") {
+      o.sim.break_on_boot = true;
+    } else if (a == "--verbose") {
+      o.verbose = true;
+    } else if (a == "--seed") {
+      OPENKD_NUMBER(n, std::uint64_t, 0, UINT64_MAX);
+      o.sim.machine.seed = *n;
+    } else if (a == "--faults") {
+      OPENKD_VALUE(spec);
+      auto f = sim::parse_faults(*spec);
+      if (!f) return std::unexpected(f.error());
+      o.sim.faults = *f;
+    } else if (a == "--baud") {
+      OPENKD_NUMBER(n, std::uint32_t, 50, 100000000);
+      o.sim.baud = *n;
+    } else if (a == "--build") {
+      OPENKD_NUMBER(n, std::uint32_t, 1, 65535);
+      o.sim.machine.build = *n;
+    } else if (a == "--cpus") {
+      OPENKD_NUMBER(n, unsigned, 1, 8);
+      o.sim.machine.cpus = *n;
+    } else if (a == "--memory") {
+      OPENKD_NUMBER(n, std::uint64_t, 32, 16384);
+      o.sim.machine.memory_mib = *n;
+    } else if (a == "--kernel-dir") {
+      OPENKD_VALUE(dir);
+      o.sim.machine.kernel_dir = *dir;
+    } else if (a == "--slice") {
+      OPENKD_NUMBER(n, std::uint64_t, 100, 100000000);
+      o.sim.machine.slice = *n;
+    } else if (a == "--bench") {
+      OPENKD_NUMBER(n, std::uint64_t, 1, UINT64_MAX);
+      o.bench = *n;
+    } else {
+      return std::unexpected("unknown option '" + a + "' (see --help)");
+    }
+#undef OPENKD_VALUE
+#undef OPENKD_NUMBER
+  }
+  if (!o.help && !o.bench && o.listen == Options::Listen::None)
+    return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT or --pty");
+  return o;
+}
+
+}  // namespace openkd::kdsim

@@ -1,0 +1,25 @@
+// kdsim's command line.
+#pragma once
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "simulator/simulator.hpp"
+
+namespace openkd::kdsim {
+
+struct Options {
+  enum class Listen { None, Pipe, Tcp, Pty } listen = Listen::None;
+  std::string pipe_path;            // pipe:PATH
+  std::string tcp_host, tcp_port;   // tcp:HOST:PORT
+  sim::SimulatorConfig sim;
+  bool verbose = false;             // echo the kernel's console (no debugger attached) to stderr
+  std::uint64_t bench = 0;          // run this many instructions without a debugger, print the speed, exit
+  bool help = false;
+};
+
+std::expected<Options, std::string> parse_options(const std::vector<std::string>& args);
+extern const char* const kUsage;
+
+}  // namespace openkd::kdsim
