@@ -397,13 +397,14 @@ int run_client(const TransportSpec& spec, const ClientOptions& options) {
   Client client(io, spec, options);
   TerminalMode mode(options.input_fd, client.terminal());
   std::optional<asio::signal_set> signals;
+  // Outlives io.run(): the handler re-arms itself through this reference.
+  std::function<void(error_code, int)> on_signal = [&](error_code ec, int) {
+    if (ec) return;
+    client.on_interrupt();
+    signals->async_wait(on_signal);
+  };
   if (options.handle_sigint) {
     signals.emplace(io, SIGINT);
-    std::function<void(error_code, int)> on_signal = [&](error_code ec, int) {
-      if (ec) return;
-      client.on_interrupt();
-      signals->async_wait(on_signal);
-    };
     signals->async_wait(on_signal);
   }
   asio::co_spawn(io, client.run(), [&](std::exception_ptr e) {

@@ -212,8 +212,11 @@ void ComLine::dispatch(ComEnvelope env) {
         active->second->end();
         active_.erase(active);
       }
-      pending_[env.channel].push_back(
-          std::make_unique<ComChannelStream>(shared_from_this(), env.channel, fd_.get_executor()));
+      // Active at once: the client's first frames often arrive in the same read
+      // as the open, before accept() has taken the stream.
+      auto stream = std::make_unique<ComChannelStream>(shared_from_this(), env.channel, fd_.get_executor());
+      active_[env.channel] = stream.get();
+      pending_[env.channel].push_back(std::move(stream));
       sig->second->cancel();
       return;
     }
@@ -240,7 +243,6 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, error_code>> ComLine:
     if (!q.empty()) {
       std::unique_ptr<ComChannelStream> s = std::move(q.front());
       q.pop_front();
-      active_[channel] = s.get();
       co_return std::unique_ptr<ByteStream>(std::move(s));
     }
     keep->expires_at(asio::steady_timer::time_point::max());
