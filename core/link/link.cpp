@@ -144,18 +144,27 @@ void Link::send_control(PacketType type, std::uint32_t id) {
 }
 
 void Link::send_reset(TimePoint now) {
+  send_reset_frame(now);
+  ++resets_this_sync_;
+  next_reset_ = now + config_.reset_interval;
+}
+
+void Link::send_reset_frame(TimePoint now) {
   // KDCOM's RESET carries id 0 and restarts both sides' ids. Over KDNET the
   // ids keep counting and a RESET carries the sender's next id instead, so
   // the peer learns where to expect us.
   send_control(PacketType::Reset, kdcom() ? 0 : send_id_);
   ++counters_.resets_sent;
-  ++resets_this_sync_;
   last_reset_sent_ = now;
-  next_reset_ = now + config_.reset_interval;
+  // Once the target may have restarted its ids, its next SYNC packet is a
+  // new one even if it carries the id we last accepted (the target's
+  // pending packet, re-sent, at worst arrives twice; it is never dropped).
+  last_sync_accepted_.reset();
 }
 
 void Link::synchronize(Synchronized::By by, TimePoint now) {
   sync_ = Sync::Synchronized;
+  ever_synchronized_ = true;
   resets_this_sync_ = 0;
   emit(Synchronized{by});
   if (in_flight_) {

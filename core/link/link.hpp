@@ -77,10 +77,6 @@ private:
     int retries = 0;  // timeouts so far
     int attempts = 0; // retransmissions so far (timeouts and RESENDs)
     TimePoint deadline{};
-    // Target: sent again because of a RESET. The debugger re-sends its own
-    // pending packet after a RESET without having heard this one, so its
-    // next data packet says nothing about this one's arrival.
-    bool resent_for_reset = false;
   };
 
   bool kdcom() const { return config_.scheme == IdScheme::Kdcom; }
@@ -106,7 +102,8 @@ private:
   void retransmit(TimePoint now, bool requested);
   void complete_send(TimePoint now);
   void send_control(wire::kdcom::PacketType type, std::uint32_t id);
-  void send_reset(TimePoint now);
+  void send_reset(TimePoint now);        // a periodic RESET of the sync cycle
+  void send_reset_frame(TimePoint now);  // one RESET on the wire
   void synchronize(Synchronized::By by, TimePoint now);
   void give_up();
 
@@ -122,8 +119,16 @@ private:
   std::uint32_t send_id_;
   std::optional<std::uint32_t> expected_;
   // Host, KDCOM: the SYNC id last accepted while no other packet has been
-  // accepted since, so a re-sent SYNC packet (our ACK was lost) is a duplicate.
+  // accepted (and no RESET sent) since, so a re-sent SYNC packet (our ACK
+  // was lost) is a duplicate.
   std::optional<std::uint32_t> last_sync_accepted_;
+  // Target, data_counts_as_ack: whether a new data packet may count as the
+  // ACK. After a RESET the debugger sends its pending packet again without
+  // having heard anything from us, so the first packet accepted after it
+  // proves nothing; it re-arms the rule.
+  bool implicit_ack_armed_ = true;
+  // Host: synchronised at least once, so our send ids may have moved on.
+  bool ever_synchronized_ = false;
   std::deque<Outgoing> queue_;
   std::optional<InFlight> in_flight_;
   // KDCOM: when the line will have been quiet for partial_packet_timeout.

@@ -114,11 +114,11 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     }
     send_control(PacketType::Reset, kdcom() ? 0 : send_id_);
     ++counters_.resets_sent;
+    implicit_ack_armed_ = false;
     emit(ResetReceived{});
     if (in_flight_) {
       in_flight_->packet.id = send_id_;
       in_flight_->retries = 0;
-      in_flight_->resent_for_reset = true;
       retransmit(now, true);
     }
     return;
@@ -128,7 +128,12 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
   if (sync_ != Sync::Resetting) return;
   if (kdcom()) {
     send_id_ = ids::kKdcomInitial;
-    expected_ = ids::kKdcomInitial;
+    // Everything the target sends after its answer comes after its restart
+    // (the stream keeps order), so its next packet, whatever its id, starts
+    // the sequence. Usually that is its pending packet with SYNC, but that
+    // one may already be complete: our earlier ACK, or our next request
+    // taken as the ACK, can finish it without our seeing the re-sent copy.
+    expected_.reset();
     last_sync_accepted_.reset();
   } else if (!expected_ || ids::is_new(IdScheme::Kdnet, id, *expected_)) {
     expected_ = id;
@@ -146,12 +151,13 @@ void Link::on_data(Packet packet, TimePoint now) {
 
 void Link::on_data_target(Packet packet, TimePoint now) {
   const bool fresh = ids::is_new(config_.scheme, packet.id, *expected_);
-  if (fresh && in_flight_ && config_.data_counts_as_ack && !in_flight_->resent_for_reset) {
+  if (fresh && in_flight_ && config_.data_counts_as_ack && implicit_ack_armed_) {
     // ReactOS kddll: while KdSendPacket waits for its ACK, a data packet
     // means the debugger has our packet (it only speaks after it heard us),
     // so it completes the send; the data packet itself is refused with
     // RESEND and the debugger sends it again. A duplicate does not count:
-    // it only says our ACK was lost, and is ACKed below.
+    // it only says our ACK was lost, and is ACKed below. Nor does the first
+    // packet after a RESET (see implicit_ack_armed_).
     ++counters_.implicit_acks;
     send_control(PacketType::Resend, 0);
     ++counters_.resends_sent;
@@ -164,6 +170,7 @@ void Link::on_data_target(Packet packet, TimePoint now) {
   ++counters_.acks_sent;
   if (fresh) {
     expected_ = ids::after_receive(config_.scheme, packet.id);
+    implicit_ack_armed_ = true;
     accept(std::move(packet));
   } else {
     drop_duplicate(packet);
@@ -172,43 +179,43 @@ void Link::on_data_target(Packet packet, TimePoint now) {
 
 void Link::on_data_host(Packet packet, TimePoint now) {
   const IdScheme scheme = config_.scheme;
-  if (kdcom() && sync_ == Sync::Resetting && !ids::has_sync(scheme, packet.id)) {
-    // The target has not seen our RESET (it crossed this packet, or was
-    // lost). Not ACKed: after answering the RESET the target sends its
-    // pending packet again, with restarted ids. A packet arriving a retry
-    // period after our RESET means it was lost: RESET again now rather than
-    // at the next period, so a target retrying its packet hears one before
-    // it runs out of retries (20 of them can be shorter than two periods).
+  // While our RESET is unanswered the target's packets are left alone (no
+  // ACK, no delivery): the target sends its pending packet again after it
+  // answers, with restarted ids. An ACK now could not say which copy it is
+  // for (0x80800800 before and after a RESET are both ACKed as 0x80800000)
+  // and might complete a post-RESET packet we never see. The exception is
+  // a debugger that never synchronised meeting a target's SYNC packet (a
+  // target that ignored our RESETs while it ran, then broke in): both sides'
+  // ids are at their start, so that packet synchronises.
+  if (kdcom() && sync_ == Sync::Resetting && (ever_synchronized_ || !ids::has_sync(scheme, packet.id))) {
     ++counters_.ignored_packets;
-    if (now - last_reset_sent_ >= config_.retry_timeout) {
-      send_control(PacketType::Reset, 0);
-      ++counters_.resets_sent;
-      last_reset_sent_ = now;
-    }
+    // A packet arriving a retry period after our RESET says the target did
+    // not get it (or its answer was lost): RESET again now rather than at
+    // the next period, so a target retrying its packet hears one before it
+    // runs out of retries (20 of them can be shorter than two periods).
+    if (now - last_reset_sent_ >= config_.retry_timeout) send_reset_frame(now);
     return;
   }
   send_control(PacketType::Acknowledge, ids::ack_id(scheme, packet.id));
   ++counters_.acks_sent;
 
   if (ids::has_sync(scheme, packet.id)) {
-    // A target starts its ids over with SYNC after boot and after a RESET.
+    // A target starts its send ids over with SYNC after boot and after a
+    // RESET. That says nothing about its receive side: it may have taken
+    // packets from us since. So a SYNC packet resets what we expect, never
+    // what we send (only the RESET answer does that).
     if (last_sync_accepted_ == packet.id) {
       drop_duplicate(packet);  // the same SYNC packet again: our ACK was lost
       return;
     }
     expected_ = ids::after_receive(scheme, packet.id);
     last_sync_accepted_ = packet.id;
-    if (sync_ != Sync::Synchronized) {
-      // Nothing of ours went out since we lost sync, so our ids can restart
-      // with the target's (which now expects INITIAL_PACKET_ID).
-      send_id_ = ids::kKdcomInitial;
-      synchronize(Synchronized::By::SyncPacket, now);
-    } else {
-      // The target restarted its ids on its own (a reboot) or after a RESET
-      // we no longer wait on. Our send ids are left alone: resetting them
-      // here could repeat an id the target already took. A debugger that
-      // knows the target rebooted calls start_sync.
+    if (sync_ == Sync::Synchronized) {
+      // The target restarted on its own (a reboot). A debugger that knows
+      // it rebooted calls start_sync so both sides restart.
       emit(Synchronized{Synchronized::By::SyncPacket});
+    } else if (!ever_synchronized_) {
+      synchronize(Synchronized::By::SyncPacket, now);  // see above: a fresh debugger
     }
     accept(std::move(packet));
     return;
@@ -223,7 +230,9 @@ void Link::on_data_host(Packet packet, TimePoint now) {
   }
   expected_ = ids::after_receive(scheme, packet.id);
   last_sync_accepted_.reset();
-  if (sync_ != Sync::Synchronized) synchronize(Synchronized::By::FirstPacket, now);
+  // A debugger that never synchronised adopts a target already mid-session;
+  // one that lost its target (PeerGone) waits for start_sync instead.
+  if (sync_ != Sync::Synchronized && !ever_synchronized_) synchronize(Synchronized::By::FirstPacket, now);
   accept(std::move(packet));
 }
 

@@ -120,6 +120,8 @@ void Exchange::deliver(link::Role side, const Packet& packet) {
     std::ostringstream out;
     out << (at_host ? "host" : "target") << " got " << wire::kdcom::to_string(packet.type) << " id 0x" << std::hex
         << packet.id << std::dec << " (" << packet.body.size() << " bytes) as packet #" << got;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      if (same(i)) out << "; it is packet #" << i;
     first_mismatch = out.str();
   }
 }
