@@ -84,6 +84,23 @@ class Proc:
                                          + "".join(self._err))
                 self._cond.wait(min(left, 0.5))
 
+    def wait_count(self, pattern, count, timeout=60):
+        """Waits until the regex matches at least `count` times in stdout (a
+        repeated-group regex would backtrack for ever on big transcripts)."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                text = "".join(self._out)
+                found = len(rx.findall(text))
+                if found >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.argv[1:]} printed /{pattern}/ {found} times, not {count}; "
+                                         f"stdout tail:\n{text[-2000:]}\nstderr:\n" + "".join(self._err))
+                self._cond.wait(min(left, 0.5))
+
     def wait(self, timeout=60):
         rc = self.p.wait(timeout=timeout)
         for t in self._threads:

@@ -113,3 +113,33 @@ def test_noio_host_is_silent(remoting, tmp_path):
     assert c.wait() == 0
     assert host.wait() == 0
     assert "quiet host" not in host.out
+
+
+def test_terminal_client_shows_prompt_and_ctrl_b_leaves(remoting, tmp_path):
+    import os
+    import pty
+    import subprocess
+    remoting.host(f"npipe:pipe={tmp_path}/t")
+    master, slave = pty.openpty()
+    p = subprocess.Popen([remoting.exe, "-remote", f"npipe:server=.,pipe={tmp_path}/t"], stdin=slave,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=remoting.env)
+    os.close(slave)
+    try:
+        os.write(master, b".echo typed\n")
+        seen = b""
+        while b"\ntyped\n" not in seen:
+            chunk = os.read(p.stdout.fileno(), 4096)
+            assert chunk, "client ended early"
+            seen += chunk
+        os.write(master, b"\x02")  # Ctrl-B: no Enter needed
+        out, err = p.communicate(timeout=60)
+        out = seen + out
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    text = out.decode()
+    assert "0: kd> " in text  # the host's prompt, shown on a terminal
+    assert "\ntyped\n" in text
+    assert "issued: .echo typed" not in text  # the typed line is not echoed back to its typist
