@@ -228,6 +228,7 @@ CommandResult<> cmd_step(EngineCore& core, Invocation& call) {
   const bool over = call.name == "p";
   std::uint32_t status = continue_status(core, "g");
   for (std::uint64_t i = 0; i < *count; ++i) {
+    if (i > 0 && core.take_cancel()) break;
     auto outcome = over ? step_over_once(core, status) : trace_once(core, status);
     if (!outcome) return std::unexpected(outcome.error());
     if (*outcome != Outcome::Stepped) break;
@@ -245,6 +246,10 @@ CommandResult<> cmd_go_up(EngineCore& core, Invocation& call) {
   const std::uint64_t frame_rsp = ctx->rsp;
   std::uint32_t status = continue_status(core, "g");
   for (std::size_t i = 0; i < kMaxSteps; ++i) {
+    if (core.take_cancel()) {
+      if (auto now = core.context()) core.print_code_location(now->rip);
+      return {};
+    }
     ctx = core.context();
     if (!ctx) return std::unexpected(ctx.error());
     auto in = core.instruction_at(ctx->rip);
@@ -270,6 +275,10 @@ CommandResult<> cmd_step_to_call(EngineCore& core, Invocation& call) {
   std::uint32_t status = continue_status(core, "g");
   for (std::uint64_t n = 0; n < *count; ++n) {
     for (std::size_t i = 0;; ++i) {
+      if (core.take_cancel()) {
+        core.print_registers_and_location();
+        return {};
+      }
       if (i == kMaxSteps) {
         core.printf("{}: no call after {} steps; stopped\n", call.name, kMaxSteps);
         return {};

@@ -20,6 +20,7 @@ std::string Engine::prompt() const { return core_->prompt(); }
 bool Engine::quit_requested() const { return core_->quit; }
 void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
 void Engine::invalidate() { core_->forget_everything(); }
+void Engine::request_cancel() { core_->cancel_requested.store(true); }
 const std::map<std::string, std::string>& Engine::kdfiles() const { return core_->kdfiles; }
 const EngineOptions& Engine::options() const { return core_->options; }
 
@@ -82,7 +83,14 @@ void EngineCore::print(std::string_view text) {
   if (log) std::fwrite(text.data(), 1, text.size(), log);
 }
 
+bool EngineCore::take_cancel() {
+  if (!cancel_requested.exchange(false)) return false;
+  print("^C: stopped between steps\n");
+  return true;
+}
+
 void EngineCore::execute(std::string_view line) {
+  cancel_requested.store(false);  // a cancel aimed at an earlier command is stale
   if (log) fmt::print(log, "{}{}\n", prompt(), line);
   queued_lines.emplace_back(line);
   std::size_t budget = kMaxLinesPerExecute;

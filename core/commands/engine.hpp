@@ -47,6 +47,9 @@ public:
   /// Prints a stop the engine did not cause (the initial break-in, a stop seen by the
   /// session while the engine was idle), as KD does, and forgets cached target state.
   void report_stop(const debugger::StopEvent& stop);
+  /// Stops a multi-step command (t 100, gu, pc, tc) at its next step. Safe from any
+  /// thread (the Ctrl-C handler calls it along with Target::request_break).
+  void request_cancel();
   /// Forgets cached registers, modules and symbols (e.g. after the session reconnects).
   void invalidate();
   /// `.kdfiles` map: target driver path (lowercase) -> host file, for KD_FILE_IO.

@@ -2,6 +2,7 @@
 // target model (modules, symbols), the breakpoint list, cached registers,
 // expression evaluation and memory helpers. Internal to core/commands.
 #pragma once
+#include <atomic>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -145,6 +146,10 @@ public:
   std::string last_dump_command = "db";
   std::uint64_t next_unassemble_address = 0;
   bool have_unassemble_address = false;
+  /// Set by Engine::request_cancel (any thread); multi-step commands check it between steps.
+  std::atomic<bool> cancel_requested{false};
+  /// True (once) if a cancel arrived since the last call; prints KD's notice.
+  bool take_cancel();
   /// The last exception the target reported, for `g` after it (not-handled by default).
   std::uint32_t last_exception_code = 0;
 

@@ -171,3 +171,29 @@ BOOST_AUTO_TEST_CASE(prompts_follow_the_processor) {
   engine.execute("db 1 + ");
   BOOST_TEST(out.take() == std::string(7 + 5, ' ') + "^ Syntax error in 'db 1 +'\n");
 }
+
+BOOST_AUTO_TEST_CASE(a_cancel_stops_a_multi_step_command_between_steps) {
+  // The cancel arrives (as from a Ctrl-C handler) while the second step runs.
+  class CancellingTarget : public FakeTarget {
+  public:
+    Engine* engine = nullptr;
+    int resumes = 0;
+    debugger::Result<debugger::StopEvent> resume(const debugger::ResumeOptions& options) override {
+      if (++resumes == 2) engine->request_cancel();
+      return FakeTarget::resume(options);
+    }
+  } target;
+  StringOutput out;
+  Engine engine(target, out);
+  target.engine = &engine;
+  engine.execute("t 5");
+  const std::string text = out.take();
+  BOOST_TEST(target.resumes == 2);
+  BOOST_TEST(contains(text, "^C: stopped between steps\n"));
+  std::size_t blocks = 0;
+  for (std::size_t at = 0; (at = text.find("rax=", at)) != std::string::npos; ++at) ++blocks;
+  BOOST_TEST(blocks == 2u);
+  // The next command starts clean.
+  engine.execute("t");
+  BOOST_TEST(!contains(out.take(), "^C"));
+}
