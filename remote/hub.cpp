@@ -38,14 +38,18 @@ Hub::~Hub() {
 }
 
 namespace {
-// Runs f on the I/O thread and waits for its result.
+// Runs f on the I/O thread and waits for its result; nullopt when the I/O
+// thread has stopped (the session ended meanwhile) and f will never run.
 template <class F>
-auto on_io_thread(Hub::Impl& impl, F f) -> decltype(f()) {
-  std::promise<decltype(f())> p;
-  auto result = p.get_future();
-  asio::post(impl.io, [&] { p.set_value(f()); });
+auto on_io_thread(Hub::Impl& impl, F f) -> std::optional<decltype(f())> {
+  auto p = std::make_shared<std::promise<decltype(f())>>();
+  auto result = p->get_future();
+  asio::post(impl.io, [p, f]() mutable { p->set_value(f()); });
+  while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+    if (impl.io.stopped()) return std::nullopt;
   return result.get();
 }
+const HubError session_ended{"the session has ended"};
 }  // namespace
 
 std::expected<ServerInfo, HubError> Hub::start_server(std::string_view transport) {
@@ -55,8 +59,10 @@ std::expected<ServerInfo, HubError> Hub::start_server(std::string_view transport
 }
 
 std::expected<ServerInfo, HubError> Hub::start_server(const TransportSpec& spec) {
-  if (impl_->shut_down) return std::unexpected(HubError{"the session has ended"});
-  return on_io_thread(*impl_, [&] { return impl_->open_server(spec); });
+  if (impl_->shut_down) return std::unexpected(session_ended);
+  auto r = on_io_thread(*impl_, [impl = impl_.get(), spec] { return impl->open_server(spec); });
+  if (!r) return std::unexpected(session_ended);
+  return std::move(*r);
 }
 
 std::vector<std::string> Hub::list_servers() const {
@@ -70,16 +76,18 @@ std::vector<std::string> Hub::list_servers() const {
 }
 
 std::expected<void, HubError> Hub::end_server(int index) {
-  if (impl_->shut_down) return std::unexpected(HubError{"the session has ended"});
-  return on_io_thread(*impl_, [&]() -> std::expected<void, HubError> {
-    for (auto& e : impl_->servers) {
+  if (impl_->shut_down) return std::unexpected(session_ended);
+  auto r = on_io_thread(*impl_, [impl = impl_.get(), index]() -> std::expected<void, HubError> {
+    for (auto& e : impl->servers) {
       if (e->index != index) continue;
       if (e->disabled) return std::unexpected(HubError{fmt::format("server {} is already disabled", index)});
-      impl_->end_server_now(*e);
+      impl->end_server_now(*e);
       return {};
     }
     return std::unexpected(HubError{fmt::format("no server {}; .servers lists them", index)});
   });
+  if (!r) return std::unexpected(session_ended);
+  return *r;
 }
 
 std::vector<std::string> Hub::list_clients() const {

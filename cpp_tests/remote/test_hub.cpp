@@ -349,4 +349,20 @@ BOOST_AUTO_TEST_CASE(slow_client_is_dropped_not_waited_for) {
   ::close(fd);
 }
 
+BOOST_AUTO_TEST_CASE(calls_after_shutdown_fail_cleanly) {
+  HubOptions o;
+  o.register_servers = false;
+  Hub hub(o);
+  TempDir dir;
+  BOOST_TEST_REQUIRE(hub.start_server("npipe:pipe=" + (dir.path / "z").string()).has_value());
+  hub.shutdown("done");
+  BOOST_TEST(hub.is_shut_down());
+  BOOST_TEST(!hub.start_server("tcp:port=0").has_value());
+  BOOST_TEST(!hub.end_server(0).has_value());
+  BOOST_TEST(!hub.next_command(1ms).has_value());
+  hub.broadcast_output("nobody listens");  // harmless
+  hub.shutdown("again");                   // idempotent
+  BOOST_TEST(!std::filesystem::exists(dir.path / "z"));  // the socket file is gone
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,7 +2,7 @@
 import re
 import time
 
-from conftest import tcp_client
+from remote_helpers import tcp_client
 
 
 def test_client_killed_mid_command(remoting, tmp_path):

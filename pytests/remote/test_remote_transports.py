@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import free_port, port_of, tcp_client
+from remote_helpers import free_port, port_of, tcp_client
 
 
 def _consecutive_free_ports(n):

@@ -4,7 +4,7 @@ import re
 import signal
 import socket
 
-from conftest import port_of, tcp_client
+from remote_helpers import port_of, tcp_client
 
 
 def test_start_message_and_a_command(remoting):

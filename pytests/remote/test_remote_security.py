@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import port_of, tcp_client
+from remote_helpers import port_of, tcp_client
 
 
 def _make_cert(tmp_path, name):
