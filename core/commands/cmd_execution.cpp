@@ -299,10 +299,14 @@ CommandResult<> cmd_step_to_call(EngineCore& core, Invocation& call) {
 
 CommandResult<> cmd_switch_processor(EngineCore& core, Invocation& call) {
   const std::size_t column = call.args.next_column();
-  auto number = core.expression(call.args);
-  if (!number) return std::unexpected(number.error());
-  call.args.consume_word("s");  // `~1s` is the user-mode spelling of the same thing
+  // `~1s` is the user-mode spelling of the same thing: drop the `s`.
+  std::string_view text = call.args.take_token();
+  if (text.size() > 1 && (text.back() == 's' || text.back() == 'S')) text.remove_suffix(1);
   if (auto r = core.expect_end(call.args); !r) return r;
+  ArgCursor number_text(text, column);
+  auto number = core.expression(number_text);
+  if (!number) return std::unexpected(number.error());
+  if (!number_text.at_end()) return std::unexpected(CommandError::syntax(number_text.column()));
   if (*number >= core.target.number_processors())
     return std::unexpected(CommandError::caret("Invalid processor number error", column));
   if (*number == core.target.current_processor()) return {};
