@@ -28,6 +28,13 @@ void ConsoleOutput::write(std::string_view text) {
   if (tee_) tee_(text);
 }
 
+void ConsoleOutput::write_local(std::string_view text) {
+  std::lock_guard lock(mutex_);
+  if (silent_) return;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 bool ConsoleOutput::is_terminal() const { return !silent_ && ::isatty(STDOUT_FILENO); }
 
 void ConsoleOutput::set_tee(std::function<void(std::string_view)> tee) {
@@ -56,13 +63,9 @@ std::optional<std::string> read_command_line(const std::string& prompt, ConsoleO
   }
   // Not a terminal: show the prompt and echo the command, so a transcript reads like a session.
   std::string s;
-  out.write(prompt);
-  if (!std::getline(std::cin, s)) {
-    out.write("\n");
-    return std::nullopt;
-  }
+  if (!std::getline(std::cin, s)) return std::nullopt;
   if (!s.empty() && s.back() == '\r') s.pop_back();
-  out.write(s + "\n");
+  out.write_local(prompt + s + "\n");
   return s;
 }
 

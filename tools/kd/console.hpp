@@ -19,6 +19,8 @@ public:
   bool is_terminal() const override;
   /// Extra sink (remoting): everything written is also handed to it.
   void set_tee(std::function<void(std::string_view)> tee);
+  /// To this console only (never teed): the local echo of typed commands, hub notices.
+  void write_local(std::string_view text);
 
 private:
   std::mutex mutex_;

@@ -1,7 +1,10 @@
 // kd: a KD-compatible kernel debugger. `kd -k CONNECT` opens a target, waits for
 // it to stop, prints KD's banner and runs the command loop.
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <ctime>
 #include <fmt/format.h>
@@ -17,6 +20,7 @@
 #include "tools/kd/console.hpp"
 #include "tools/kd/embedded_sim.hpp"
 #include "tools/kd/options.hpp"
+#include "remote/remote.hpp"
 
 namespace asio = boost::asio;
 using namespace openkd;
@@ -64,11 +68,6 @@ void print_banner(debugger::KdSession& s, kd::ConsoleOutput& out) {
   out.write(fmt::format("Kernel base = 0x{} PsLoadedModuleList = 0x{}\n", tick(v.kern_base),
                         tick(v.ps_loaded_module_list)));
   out.write(fmt::format("Debug session time: {}\n", now_text()));
-}
-
-std::vector<std::string> split_commands(const std::string& text) {
-  // -c "cmd; cmd": KD runs them as one command line (the engine splits on ';').
-  return {text};
 }
 
 int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec) {
@@ -140,31 +139,119 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   eo.noshell = opt.noshell || opt.secure;
   eo.break_on_module_load = opt.break_on_first_module;
   commands::Engine engine(session, out, eo);
+
+  // Every command, local or from a remote client, goes through the hub's queue
+  // and runs here, one at a time, in arrival order (remoting.md).
+  remote::HubOptions ho;
+  ho.debugger_name = "kd";
+  if (!opt.noio) ho.local_output = [&out](std::string_view line) { out.write_local(line); };
+  ho.on_break_request = [&session] { session.request_break(); };
+  remote::Hub hub(std::move(ho));
+  out.set_tee([&hub](std::string_view text) { hub.broadcast_output(text); });
+
+  auto start_server = [&](const std::string& transport) {
+    auto info = hub.start_server(transport);
+    if (!info) {
+      out.write(fmt::format("Server could not start: {}\n", info.error().message));
+      return;
+    }
+    if (!info->warning.empty()) out.write(info->warning + "\n");
+    out.write(remote::Hub::started_message(*info, "kd") + "\n");
+  };
+  for (const auto& t : opt.servers) start_server(t);
+
   engine.report_stop(*first);
   if (!opt.log_open.empty()) engine.execute(".logopen " + opt.log_open);
   if (!opt.log_append.empty()) engine.execute(".logappend " + opt.log_append);
 
-  auto run = [&](const std::string& line) {
-    out.write(engine.prompt());
-    out.write(line + "\n");
-    engine.execute(line);
-    session.set_kdfiles(engine.kdfiles());
+  // kd's own commands about remoting; everything else is the engine's.
+  auto run = [&](const std::string& raw) {
+    std::string line = raw;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.erase(0, 1);
+    auto word_end = line.find_first_of(" \t");
+    std::string word = line.substr(0, word_end);
+    std::string rest = word_end == std::string::npos ? "" : line.substr(word_end + 1);
+    for (char& c : word) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (word == ".server") {
+      if (rest.empty()) out.write("Usage: .server tcp:port=N | npipe:pipe=NAME | ssl:... | spipe:... | com:...\n");
+      else start_server(rest);
+    } else if (word == ".servers") {
+      for (const auto& l : hub.list_servers()) out.write(l + "\n");
+    } else if (word == ".endsrv") {
+      char* endp = nullptr;
+      long n = std::strtol(rest.c_str(), &endp, 0);
+      if (rest.empty() || endp == rest.c_str()) out.write("Usage: .endsrv N (the server number .servers shows)\n");
+      else if (auto r = hub.end_server(int(n)); !r) out.write(r.error().message + "\n");
+      else out.write(fmt::format("Server {} disabled: no new clients; attached clients stay.\n", n));
+    } else if (word == ".clients") {
+      for (const auto& l : hub.list_clients()) out.write(l + "\n");
+    } else {
+      engine.execute(line);
+      session.set_kdfiles(engine.kdfiles());
+    }
+  };
+
+  // Initial commands (-cf, then -c) run first, shown with the prompt as KD does.
+  auto run_shown = [&](const std::string& line) {
+    hub.announce_command(line);
+    out.write_local(engine.prompt() + line + "\n");
+    run(line);
   };
   if (!opt.command_file.empty()) {
     std::ifstream in(opt.command_file);
     if (!in) out.write(fmt::format("kd: cannot open command file '{}'\n", opt.command_file));
     std::string line;
-    while (!engine.quit_requested() && std::getline(in, line)) run(line);
+    while (!engine.quit_requested() && std::getline(in, line)) run_shown(line);
   }
-  if (!opt.initial_commands.empty() && !engine.quit_requested())
-    for (const auto& c : split_commands(opt.initial_commands)) run(c);
+  if (!opt.initial_commands.empty() && !engine.quit_requested()) run_shown(opt.initial_commands);
 
-  while (!engine.quit_requested()) {
-    auto line = kd::read_command_line(engine.prompt(), out);
-    if (!line) break;
-    engine.execute(*line);
-    session.set_kdfiles(engine.kdfiles());
+  // The console's reader: one line at a time, after the previous one ran.
+  std::mutex turn_mutex;
+  std::condition_variable turn_cv;
+  bool engine_idle = true, console_eof = false;
+  std::string current_prompt = engine.prompt();
+  std::thread reader;
+  if (!opt.noio) {
+    reader = std::thread([&] {
+      for (;;) {
+        std::string prompt;
+        {
+          std::unique_lock lock(turn_mutex);
+          turn_cv.wait(lock, [&] { return engine_idle; });
+          engine_idle = false;
+          prompt = current_prompt;
+        }
+        auto line = kd::read_command_line(prompt, out);
+        if (!line) {
+          std::lock_guard lock(turn_mutex);
+          console_eof = true;
+          return;
+        }
+        hub.submit_command(*line);
+      }
+    });
   }
+  while (!engine.quit_requested() && !hub.is_shut_down()) {
+    auto cmd = hub.next_command(std::chrono::milliseconds(100));
+    if (!cmd) {
+      std::lock_guard lock(turn_mutex);
+      // Input ended with nobody else able to type: the session ends, as KD's does at EOF.
+      if ((console_eof || opt.noio) && hub.list_servers().empty()) break;
+      continue;
+    }
+    run(cmd->line);
+    std::string prompt = engine.prompt();
+    hub.set_prompt(prompt);
+    if (cmd->origin == 0) {
+      std::lock_guard lock(turn_mutex);
+      current_prompt = prompt;
+      engine_idle = true;
+      turn_cv.notify_all();
+    }
+  }
+  hub.shutdown(engine.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
+  // The reader may sit in a blocking read: it ends with the process.
+  if (reader.joinable()) reader.detach();
   stop_signals();
   session.close();
   if (sim) sim->stop();
@@ -188,6 +275,11 @@ int main(int argc, char** argv) {
     std::printf("%s\n", kVersion);
     return 0;
   }
+  if (!opt->query_remote.empty()) {
+    std::fputs(remote::query_servers_text(opt->query_remote).c_str(), stdout);
+    return 0;
+  }
+  if (!opt->remote.empty()) return remote::run_client(opt->remote);
   std::string connect = opt->connect;
   if (connect.empty()) {
     auto env = backends::connect_string_from_environment();
@@ -208,5 +300,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
-  return run_target_session(*opt, *spec);
+  int rc = run_target_session(*opt, *spec);
+  // The console reader may still be blocked in read(): end without waiting for it.
+  std::fflush(stdout);
+  std::_Exit(rc);
 }
