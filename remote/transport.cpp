@@ -69,7 +69,10 @@ std::expected<std::unique_ptr<SocketListener>, std::string> SocketListener::open
     if (path.native().size() >= sizeof(sockaddr_un{}.sun_path))
       return std::unexpected(fmt::format("pipe path '{}' is too long for a Unix socket", path.string()));
     std::error_code fec;
-    if (std::filesystem::exists(std::filesystem::symlink_status(path, fec))) {
+    auto status = std::filesystem::symlink_status(path, fec);
+    if (std::filesystem::exists(status) && status.type() != std::filesystem::file_type::socket)
+      return std::unexpected(fmt::format("pipe path '{}' exists and is not a socket; refusing to replace it", path.string()));
+    if (std::filesystem::exists(status)) {
       // A socket file outlives a killed server; if nobody answers on it, it is stale.
       local_socket::socket probe(ex);
       error_code ec;

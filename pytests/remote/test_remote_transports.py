@@ -161,3 +161,29 @@ def test_com_server_killed(remoting, pty_pair):
     host.kill()
     assert c.wait() == 1  # a pty never hangs up: the keepalive timeout notices
     assert "lost the connection" in c.err
+
+
+def test_com_channels_share_one_line(remoting, pty_pair):
+    a, b = pty_pair
+    host = remoting.host(f"com:port={a},channel=1", f"com:port={a},channel=2")
+    assert [r.rsplit(",", 1)[1] for r in host.remotes] == ["Channel=1", "Channel=2"]
+    two = remoting.client(f"com:port={b},channel=2")
+    two.wait_for(r"\(com \S+ channel 2\) connected at")
+    two.send(".servers")
+    two.wait_for(r"0 - Debugger Server - com:Port=\S+,Channel=1\n1 - Debugger Server - com:Port=\S+,Channel=2\n")
+    two.send(".remote_exit")
+    assert two.wait() == 0
+    host.wait_for(r"\(com \S+ channel 2\) disconnected at")
+    one = remoting.client(f"com:port={b},channel=1")
+    one.wait_for(r"\(com \S+ channel 1\) connected at")
+    one.send("q")
+    assert one.wait() == 0
+
+
+def test_pipe_path_that_is_a_file_is_not_replaced(remoting, tmp_path):
+    keep = tmp_path / "precious"
+    keep.write_text("data")
+    host = remoting.host(f"npipe:pipe={keep}", expect_start=False)
+    assert host.wait() == 1
+    assert "exists and is not a socket" in host.err
+    assert keep.read_text() == "data"
