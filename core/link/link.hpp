@@ -5,11 +5,27 @@
 // is due. The link never reads a clock, never blocks, never throws.
 //
 // Delivery is stop-and-wait: one data packet in flight, further ones queue.
-// Within a synchronised session every data packet is delivered exactly once
-// and in order. Across a KDCOM RESET the packet pending at that moment may be
-// delivered twice (the ids restart, so the receiver cannot tell a re-send from
-// a new packet; KD's own re-sent state change is the same case). KDNET ids
-// survive a RESET, so there it stays exactly once.
+// Every data packet is delivered once, in order, and never lost while the
+// peer answers, with one exception: across a KDCOM RESET the packet pending
+// at that moment (each way) may be delivered a second time, right after
+// itself. KDCOM ids restart at a RESET, so a receiver cannot tell that
+// re-send from a new packet; KD's own re-sent state change is the same case.
+// KDNET ids survive a RESET, so there delivery stays exactly once.
+//
+// What a receiver can check is limited by the wire: KDCOM's checksum covers
+// the body only, so a damaged PacketId or PacketType byte goes unnoticed by
+// any KDCOM implementation (this one included); over KDNET the HMAC rejects
+// any damage before the link sees it.
+//
+// KDCOM RESET rules this link follows (kd-protocol.md section 1, plus what
+// keeps delivery sound when RESETs or their answers are lost):
+// - only the target's RESET answer restarts the debugger's send ids; a SYNC
+//   packet restarts what the debugger expects, never what it sends (except
+//   for a debugger that never synchronised, whose ids are at their start);
+// - while a mid-session RESET is unanswered the debugger neither ACKs nor
+//   delivers target packets (an ACK could complete the target's post-RESET
+//   copy unseen), and RESETs again at once when they show the target missed it;
+// - after the answer the debugger learns the target's ids from its next packet.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -42,7 +58,8 @@ public:
   /// Host: the break-in byte 'b', sent at once, outside any packet.
   void send_break_in();
   /// Host: (re)synchronise: send RESET now and every reset_interval until the
-  /// target answers (or a target packet carrying SYNC arrives). Data waits.
+  /// target answers (a debugger that never synchronised also takes a target
+  /// packet carrying SYNC). Data waits; the pending packet goes again after.
   void start_sync(TimePoint now);
   /// Time has reached `now`: retransmit, resend RESET or give up as due.
   void on_timer(TimePoint now);
@@ -118,10 +135,11 @@ private:
   Sync sync_;
   std::uint32_t send_id_;
   std::optional<std::uint32_t> expected_;
-  // Host, KDCOM: the SYNC id last accepted while no other packet has been
-  // accepted (and no RESET sent) since, so a re-sent SYNC packet (our ACK
-  // was lost) is a duplicate.
-  std::optional<std::uint32_t> last_sync_accepted_;
+  // Host, KDCOM: the SYNC packet last accepted while no other packet has
+  // been accepted (and no RESET sent) since: the same packet again (id and
+  // content) is a re-send, because our ACK was lost or because a RESET we
+  // sent before accepting it made the target send it once more.
+  std::optional<wire::kdcom::Packet> last_sync_accepted_;
   // Target, data_counts_as_ack: whether a new data packet may count as the
   // ACK. After a RESET the debugger sends its pending packet again without
   // having heard anything from us, so the first packet accepted after it

@@ -123,9 +123,15 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     }
     return;
   }
-  // A debugger only takes a RESET as the answer to its own; any other (a
-  // late second answer) has nothing left to do.
-  if (sync_ != Sync::Resetting) return;
+  if (sync_ != Sync::Resetting) {
+    // A late answer to one of several RESETs we sent: the target restarted
+    // again after we synchronised. Our send ids are fine (that RESET reached
+    // it before anything we sent since), but what it sends next starts a new
+    // sequence, as after any answer. The SYNC packet accepted last stays a
+    // duplicate if it comes again: it was pending when this RESET arrived.
+    if (kdcom() && sync_ == Sync::Synchronized) expected_.reset();
+    return;
+  }
   if (kdcom()) {
     send_id_ = ids::kKdcomInitial;
     // Everything the target sends after its answer comes after its restart
@@ -134,7 +140,6 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     // one may already be complete: our earlier ACK, or our next request
     // taken as the ACK, can finish it without our seeing the re-sent copy.
     expected_.reset();
-    last_sync_accepted_.reset();
   } else if (!expected_ || ids::is_new(IdScheme::Kdnet, id, *expected_)) {
     expected_ = id;
   }
@@ -204,12 +209,15 @@ void Link::on_data_host(Packet packet, TimePoint now) {
     // RESET. That says nothing about its receive side: it may have taken
     // packets from us since. So a SYNC packet resets what we expect, never
     // what we send (only the RESET answer does that).
-    if (last_sync_accepted_ == packet.id) {
-      drop_duplicate(packet);  // the same SYNC packet again: our ACK was lost
+    if (last_sync_accepted_ && *last_sync_accepted_ == packet) {
+      // The same SYNC packet again: our ACK was lost. (The content is
+      // compared too: a target that restarted after a RESET answer we never
+      // got sends a new packet with the same id.)
+      drop_duplicate(packet);
       return;
     }
     expected_ = ids::after_receive(scheme, packet.id);
-    last_sync_accepted_ = packet.id;
+    last_sync_accepted_ = packet;
     if (sync_ == Sync::Synchronized) {
       // The target restarted on its own (a reboot). A debugger that knows
       // it rebooted calls start_sync so both sides restart.

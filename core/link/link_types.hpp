@@ -40,7 +40,8 @@ struct LinkConfig {
   /// counts as that ACK and is answered with RESEND, so the debugger sends it
   /// again (ReactOS kddll). Sound only for KD's request/reply turn-taking (a
   /// debugger sends only after it has everything the target sent); turn it
-  /// off for a link whose sides send independently.
+  /// off for a link whose sides send independently. Not applied to the
+  /// first packet after a RESET (the debugger re-sends its pending one).
   bool data_counts_as_ack = true;
 
   static LinkConfig host(IdScheme scheme) {
@@ -73,8 +74,11 @@ struct BreakInReceived {};
 /// Target: the debugger reset the link; the RESET is answered and the
 /// pending packet (if any) sent again.
 struct ResetReceived {};
-/// Host: the link is synchronised, by the target's RESET answer or by a
-/// target packet carrying SYNC (a freshly booted or reset target).
+/// Host: the link is synchronised: by the target's RESET answer, by a target
+/// packet carrying SYNC (a debugger that never synchronised meeting a fresh
+/// target; while synchronised, a SYNC packet means the target restarted its
+/// ids on its own, e.g. a reboot: call start_sync), or by the first packet
+/// of a target already mid-session.
 struct Synchronized {
   enum class By { ResetAnswer, SyncPacket, FirstPacket } by = By::ResetAnswer;
 };

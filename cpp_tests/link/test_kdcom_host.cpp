@@ -198,6 +198,38 @@ BOOST_AUTO_TEST_CASE(while_resetting_older_target_packets_are_left_unacked) {
   BOOST_TEST(H(got[0].packet.body) == H(body_of(9, 2)));
 }
 
+BOOST_AUTO_TEST_CASE(a_sync_packet_does_not_end_a_mid_session_reset) {
+  // Once synchronised, our send ids have moved on: only the target's RESET
+  // answer says it restarted its receive side too.
+  auto h = synced_host();
+  h.link.start_sync(h.now);
+  h.frames();
+  h.feed(data_frame(PacketType::StateChange64, 0x80800800, kState));
+  BOOST_TEST(h.frames().empty());  // no ACK: it could finish a copy we never see
+  BOOST_TEST(only<link::PacketReceived>(h.events()).empty());
+  BOOST_TEST(!h.link.synchronized());
+  h.now += milliseconds(1000);
+  h.feed(data_frame(PacketType::StateChange64, 0x80800800, kState));
+  BOOST_TEST(h.frame() == H(reset()));  // it keeps retrying: it missed our RESET
+}
+
+BOOST_AUTO_TEST_CASE(after_the_reset_answer_the_next_target_packet_starts_the_sequence) {
+  auto h = synced_host();
+  h.link.start_sync(h.now);
+  h.frames();
+  h.feed(reset());
+  BOOST_TEST(!h.link.expected_id().has_value());
+  // The target's re-sent SYNC packet was finished by an ACK we sent before
+  // the RESET, so its next packet is 0x80800001.
+  const std::uint32_t ids[] = {0x80800001, 0x80800001, 0x80800000};
+  const bool delivered[] = {true, false, true};
+  for (int i = 0; i < 3; ++i) {
+    h.feed(data_frame(PacketType::DebugIo, ids[i], body_of(12, std::uint8_t(i))));
+    BOOST_TEST(h.frame() == H(ack(ids[i])));
+    BOOST_TEST(only<link::PacketReceived>(h.events()).size() == (delivered[i] ? 1u : 0u));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_pending_send_waits_out_the_reset_and_restarts_its_id) {
   auto h = synced_host();
   h.send(PacketType::StateManipulate, kRequest);
