@@ -20,6 +20,18 @@ KdStub::KdStub(Machine& machine, link::LinkConfig link_config, bool break_on_boo
     : machine_(&machine), link_config_(link_config), link_(link_config),
       state_(break_on_boot ? State::WaitingAtBoot : State::Running) {}
 
+std::string_view KdStub::state_name() const {
+  switch (state_) {
+    case State::Running: return "running";
+    case State::WaitingAtBoot: return "waiting-at-boot";
+    case State::Stopped: return "stopped";
+    case State::PrintPending: return "print";
+    case State::PromptPending: return "prompt";
+    case State::FilePending: return "file";
+  }
+  return "?";
+}
+
 std::optional<KdStub::TimePoint> KdStub::next_deadline() const {
   auto d = link_.next_deadline();
   if (file_deadline_ && (!d || *file_deadline_ < *d)) d = file_deadline_;
@@ -36,7 +48,7 @@ void KdStub::on_timer(TimePoint now) {
   if (state_ == State::FilePending && file_deadline_ && now >= *file_deadline_) {
     file_deadline_.reset();
     machine_->resolve_without_debugger();
-    state_ = State::Running;
+    back_to_running(now);
   }
   handle_link_events(now);
 }
@@ -93,15 +105,8 @@ void KdStub::handle_link_events(TimePoint now) {
       on_packet(p->packet, now);
     } else if (std::holds_alternative<link::BreakInReceived>(*ev)) {
       attach(now);
-      if (state_ == State::Running) {
-        ++counters_.break_ins;
-        Stop s;
-        s.cpu = machine_->current_cpu();
-        s.code = wire::kExceptionBreakpoint;
-        s.address = machine_->cpu(s.cpu).rip();
-        s.information = {0};
-        stop_and_report(std::move(s), now);
-      }
+      if (state_ == State::Running) break_in(now);
+      else if (state_ != State::Stopped) break_in_pending_ = true;
     } else if (std::holds_alternative<link::ResetReceived>(*ev)) {
       attach(now);
       // A debugger that (re)synchronises learns why we are stopped, unless the
@@ -110,12 +115,29 @@ void KdStub::handle_link_events(TimePoint now) {
     } else if (auto* c = std::get_if<link::SendComplete>(&*ev)) {
       if (state_ == State::PrintPending && c->type == PacketType::DebugIo) {
         machine_->complete_print();
-        state_ = State::Running;
+        back_to_running(now);
       }
     } else if (std::holds_alternative<link::PeerGone>(*ev)) {
       detach(now);
     }
   }
+}
+
+void KdStub::break_in(TimePoint now) {
+  ++counters_.break_ins;
+  break_in_pending_ = false;
+  Stop s;
+  s.cpu = machine_->current_cpu();
+  s.code = wire::kExceptionBreakpoint;
+  s.address = machine_->cpu(s.cpu).rip();
+  s.information = {0};
+  stop_and_report(std::move(s), now);
+}
+
+void KdStub::back_to_running(TimePoint now) {
+  state_ = State::Running;
+  if (break_in_pending_ && attached_) break_in(now);
+  break_in_pending_ = false;
 }
 
 void KdStub::on_packet(const wire::kdcom::Packet& p, TimePoint now) {
@@ -127,7 +149,7 @@ void KdStub::on_packet(const wire::kdcom::Packet& p, TimePoint now) {
       if (state_ == State::PromptPending) {
         auto io = wire::decode_debug_io(p.body);
         machine_->complete_prompt(io ? std::string_view(io->text) : std::string_view{});
-        state_ = State::Running;
+        back_to_running(now);
       }
       break;
     case PacketType::FileIo:
@@ -146,7 +168,7 @@ void KdStub::on_packet(const wire::kdcom::Packet& p, TimePoint now) {
         } else {
           machine_->complete_file_read(f->status, f->data);
         }
-        state_ = State::Running;
+        back_to_running(now);
       }
       break;
     default:

@@ -54,6 +54,8 @@ public:
   /// The machine may run (no debugger holds it).
   bool running() const { return state_ == State::Running; }
   bool attached() const { return attached_; }
+  /// "running", "stopped", "print", ... for logs.
+  std::string_view state_name() const;
   /// A Reboot request arrived: the owner rebuilds the machine, then calls on_rebooted.
   bool reboot_requested() const { return reboot_requested_; }
   unsigned current_processor() const { return cpu_; }
@@ -91,6 +93,9 @@ private:
   void send(wire::kdcom::PacketType type, wire::Bytes body, TimePoint now);
   void resume(std::uint32_t continue_status, bool single_step, std::optional<std::uint64_t> dr7);
   void on_manipulate(const wire::kdcom::Packet& p, TimePoint now);
+  void break_in(TimePoint now);
+  /// Back to Running after a print/prompt/file exchange; a break-in that came meanwhile stops now.
+  void back_to_running(TimePoint now);
   void start_file_read(const FileReadEvent& ev, TimePoint now);
 
   // One handler per API (stub_memory.cpp, stub_processor.cpp). A handler
@@ -148,6 +153,7 @@ private:
   State state_;
   bool attached_ = false;
   bool reboot_requested_ = false;
+  bool break_in_pending_ = false;  // 'b' arrived while a print or prompt was in flight
   unsigned cpu_ = 0;  // the processor the debugger talks to
   std::optional<Stop> stop_;
   std::optional<Stop> origin_stop_;  // the stop before any processor switch

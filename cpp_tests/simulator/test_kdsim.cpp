@@ -1,0 +1,192 @@
+// End to end: the kdsim executable on a Unix socket, and SimulatorThread's byte pipe.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+
+#include "sim_host.hpp"
+#include "simulator/simulator_thread.hpp"
+
+using namespace openkd;
+using namespace openkd::sim;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+/// A debugger over a byte transport with real time: the host link and two callbacks.
+struct WireHost {
+  std::function<void(const wire::Bytes&)> write;
+  std::function<wire::Bytes(int ms)> read;
+  link::Link link{link::LinkConfig::host(link::IdScheme::Kdcom)};
+
+  template <class Pred>
+  std::optional<wire::kdcom::Packet> until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      while (auto f = link.take_frame()) write(*f);
+      auto in = read(20);
+      if (!in.empty()) link.on_receive(in, Clock::now());
+      link.on_timer(Clock::now());
+      while (auto ev = link.take_event()) {
+        auto* p = std::get_if<link::PacketReceived>(&*ev);
+        if (!p) continue;
+        answer(p->packet);
+        if (pred(p->packet)) return p->packet;
+        if (p->packet.type == wire::kdcom::PacketType::StateChange64) changes.push_back(p->packet);
+      }
+    }
+    return std::nullopt;
+  }
+  // What any debugger must answer: DbgPrompt (GetString) and FILE_IO.
+  void answer(const wire::kdcom::Packet& p) {
+    using wire::kdcom::PacketType;
+    if (p.type == PacketType::DebugIo) {
+      auto io = wire::decode_debug_io(p.body);
+      if (io && io->api == wire::kDebugIoGetString) {
+        io->text.clear();
+        io->length_of_string_read = 0;
+        (void)link.send(PacketType::DebugIo, wire::encode(*io), Clock::now());
+      }
+    } else if (p.type == PacketType::FileIo) {
+      if (auto f = wire::decode_file_io(p.body)) {
+        f->status = wire::kStatusNoSuchFile;
+        f->path.clear();
+        f->data.clear();
+        (void)link.send(PacketType::FileIo, wire::encode(*f), Clock::now());
+      }
+    }
+  }
+  std::deque<wire::kdcom::Packet> changes;  // state changes that arrived while waiting for something else
+  std::optional<wire::StateChange> state_change() {
+    if (!changes.empty()) {
+      auto sc = wire::decode_state_change(changes.front().body);
+      changes.pop_front();
+      return sc ? std::optional(*sc) : std::nullopt;
+    }
+    auto p = until([](const wire::kdcom::Packet& p) { return p.type == wire::kdcom::PacketType::StateChange64; });
+    if (!p) return std::nullopt;
+    auto sc = wire::decode_state_change(p->body);
+    return sc ? std::optional(*sc) : std::nullopt;
+  }
+  std::optional<wire::Manipulate> request(const wire::Manipulate& m) {
+    (void)link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(m), Clock::now());
+    auto p = until([](const wire::kdcom::Packet& p) { return p.type == wire::kdcom::PacketType::StateManipulate; });
+    if (!p) return std::nullopt;
+    auto r = wire::decode_manipulate(p->body);
+    return r ? std::optional(*r) : std::nullopt;
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kdsim_process)
+
+BOOST_AUTO_TEST_CASE(simulator_thread_byte_pipe) {
+  SimulatorThread thread(test::make_simulator(test::options(2)));
+  WireHost host;
+  host.write = [&](const wire::Bytes& b) { thread.write(b); };
+  host.read = [&](int ms) { return thread.read(std::chrono::milliseconds(ms)); };
+  host.link.start_sync(Clock::now());
+  auto sc = host.state_change();
+  BOOST_REQUIRE(sc);
+  BOOST_TEST(sc->number_processors == 2u);
+  wire::Manipulate v;
+  v.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
+  v.args = wire::GetVersion64{};
+  auto r = host.request(v);
+  BOOST_REQUIRE(r);
+  BOOST_TEST(std::get<wire::GetVersion64>(r->args).kern_base == kKernelBase);
+  std::uint64_t seen = 1;
+  thread.with([&](Simulator& s) { seen = s.machine().instructions(); });
+  BOOST_TEST(seen == 0u);  // stopped at boot the whole time
+  wire::Manipulate go;
+  go.api = static_cast<std::uint32_t>(wire::Api::Continue2);
+  go.args = wire::Continue2Args{wire::kDbgContinue, 0, 0, 1, 0};
+  (void)host.link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(go), Clock::now());
+  host.until([](const wire::kdcom::Packet&) { return false; }, std::chrono::seconds(1));
+  if (host.changes.empty()) host.link.send_break_in();
+  auto brk = host.state_change();
+  thread.with([&](Simulator& s) {
+    BOOST_TEST_MESSAGE("break-ins " << s.stub().counters().break_ins << " state " << s.stub().state_name() << " pending " << s.stub().link().pending_sends()
+                                    << " attached " << s.stub().attached() << " instr " << s.machine().instructions()
+                                    << " breakins recv " << s.stub().link().counters().break_ins_received);
+  });
+  BOOST_TEST(brk.has_value());
+}
+
+#ifdef OPENKD_KDSIM_PATH
+BOOST_AUTO_TEST_CASE(kdsim_serves_a_debugger_on_a_unix_socket) {
+  char dir_template[] = "/tmp/kdsim-test-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir_template));
+  std::string sock = std::string(dir_template) + "/kd.sock";
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::execl(OPENKD_KDSIM_PATH, "kdsim", "--listen", ("pipe:" + sock).c_str(), "--break-on-boot", "--cpus", "2",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char line[256]{};
+  ssize_t n = ::read(out[0], line, sizeof line - 1);
+  BOOST_REQUIRE(n > 0);
+  BOOST_TEST(std::string(line).find("listening on pipe:" + sock) != std::string::npos);
+
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+  BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  WireHost host;
+  host.write = [&](const wire::Bytes& b) { [[maybe_unused]] auto w = ::write(fd, b.data(), b.size()); };
+  host.read = [&](int ms) {
+    pollfd p{fd, POLLIN, 0};
+    wire::Bytes b;
+    if (::poll(&p, 1, ms) > 0) {
+      b.resize(65536);
+      ssize_t got = ::read(fd, b.data(), b.size());
+      b.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    }
+    return b;
+  };
+  host.link.start_sync(Clock::now());
+  auto sc = host.state_change();
+  BOOST_REQUIRE(sc);
+  BOOST_TEST(sc->number_processors == 2u);
+  BOOST_TEST(std::get<wire::ExceptionState>(sc->state).record.code == wire::kExceptionBreakpoint);
+  wire::Manipulate v;
+  v.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
+  v.args = wire::GetVersion64{};
+  auto r = host.request(v);
+  BOOST_REQUIRE(r);
+  BOOST_TEST(std::get<wire::GetVersion64>(r->args).flags == 0x7);  // MP | DATA | PTR64
+  // Continue, break in, and go away: kdsim keeps running.
+  wire::Manipulate go;
+  go.api = static_cast<std::uint32_t>(wire::Api::Continue2);
+  go.args = wire::Continue2Args{wire::kDbgContinue, 0, 0, 1, 0};
+  (void)host.link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(go), Clock::now());
+  host.until([](const wire::kdcom::Packet&) { return false; }, std::chrono::seconds(1));
+  if (host.changes.empty()) host.link.send_break_in();
+  BOOST_TEST(host.state_change().has_value());
+  ::close(fd);
+  ::usleep(100000);
+  BOOST_REQUIRE(::kill(pid, SIGTERM) == 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  ::close(out[0]);
+  std::filesystem::remove_all(dir_template);
+}
+#endif
+
+BOOST_AUTO_TEST_SUITE_END()
