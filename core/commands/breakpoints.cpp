@@ -16,7 +16,8 @@ std::uint64_t dr7_bits(unsigned slot, char access, unsigned size) {
 
 Breakpoint& BreakpointTable::add(Breakpoint bp) {
   for (auto& existing : list_)
-    if (existing.kind == bp.kind && existing.address == bp.address) {
+    if (existing.kind == bp.kind && existing.deferred == bp.deferred &&
+        (bp.deferred ? existing.expression == bp.expression : existing.address == bp.address)) {
       bp.id = existing.id;
       existing = std::move(bp);
       return existing;
@@ -76,7 +77,8 @@ Breakpoint* BreakpointTable::find(unsigned id) {
 }
 
 Breakpoint* BreakpointTable::find_at(std::uint64_t address, Breakpoint::Kind kind) {
-  auto it = std::ranges::find_if(list_, [&](const Breakpoint& b) { return b.address == address && b.kind == kind; });
+  auto it = std::ranges::find_if(
+      list_, [&](const Breakpoint& b) { return !b.deferred && b.address == address && b.kind == kind; });
   return it == list_.end() ? nullptr : &*it;
 }
 
@@ -84,7 +86,8 @@ void BreakpointTable::remove(unsigned id) { std::erase_if(list_, [&](const Break
 
 Breakpoint* BreakpointTable::enabled_at(std::uint64_t address) {
   for (auto& b : list_)
-    if (b.enabled && b.address == address && (b.kind == Breakpoint::Kind::Software || b.access == 'e')) return &b;
+    if (b.enabled && !b.deferred && b.address == address && (b.kind == Breakpoint::Kind::Software || b.access == 'e'))
+      return &b;
   return nullptr;
 }
 

@@ -25,6 +25,10 @@ struct Breakpoint {
   std::string command;            // run after it breaks
   char access = 'e';              // hardware: e(xecute), w(rite), r(ead/write), i(o)
   unsigned size = 1;              // hardware: 1, 2, 4 or 8
+  /// Deferred (KD's "u"): `expression` names a module not loaded yet; `address` is
+  /// meaningless until a module load lets it resolve.
+  bool deferred = false;
+  std::string expression;
 };
 
 /// Dr7's bits for slot n: local enable at bit 2n; R/W at 16+4n, LEN at 18+4n.

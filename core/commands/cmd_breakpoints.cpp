@@ -49,11 +49,26 @@ CommandResult<std::uint64_t> address_or_rip(EngineCore& core, Invocation& call) 
 CommandResult<> cmd_bp(EngineCore& core, Invocation& call) {
   Breakpoint bp;
   if (auto r = parse_options(call, bp); !r) return r;
+  const std::size_t expression_start = call.args.offset();
   auto address = address_or_rip(core, call);
-  if (!address) return std::unexpected(address.error());
-  bp.address = *address;
+  if (address) {
+    bp.address = *address;
+  } else {
+    // module!symbol in a module not loaded yet becomes a deferred breakpoint, as in KD:
+    // it resolves when a module load brings the module in. (A typo in a loaded
+    // module's symbol stays an error.)
+    call.args.set_offset(expression_start);
+    const std::string_view token = call.args.take_token("\"");
+    const auto bang = token.find('!');
+    if (address.error().kind != "Couldn't resolve error" || bang == std::string_view::npos || bang == 0 ||
+        core.modules.find(token.substr(0, bang)))
+      return std::unexpected(address.error());
+    bp.deferred = true;
+    bp.expression = std::string(token);
+  }
   if (auto r = parse_tail(core, call, bp); !r) return r;
-  if (core.breakpoints.find_at(bp.address, Breakpoint::Kind::Software))
+  if (bp.deferred) core.printf("Bp expression '{}' could not be resolved, adding deferred bp\n", bp.expression);
+  if (!bp.deferred && core.breakpoints.find_at(bp.address, Breakpoint::Kind::Software))
     core.printf("breakpoint {} redefined\n", core.breakpoints.find_at(bp.address, Breakpoint::Kind::Software)->id);
   core.breakpoints.add(std::move(bp));
   return {};
@@ -98,10 +113,12 @@ CommandResult<> cmd_bl(EngineCore& core, Invocation& call) {
   if (auto r = core.expect_end(call.args); !r) return r;
   for (const auto& bp : core.breakpoints.all()) {
     const std::string kind = bp.kind == Breakpoint::Kind::Hardware ? fmt::format(" {} {} ", bp.access, bp.size) : "     ";
-    std::string line = fmt::format("{:2} {} {} Clear  {}{}{:04x} ({:04x}) ", bp.id, bp.enabled ? 'e' : 'd',
-                                   bp.enabled ? "Disable" : "Enable", hex64(bp.address), kind, bp.pass_count,
+    // A deferred breakpoint has no address yet: KD marks it `u` and shows its expression.
+    std::string line = fmt::format("{:2} {}{} {} Clear  {}{}{:04x} ({:04x}) ", bp.id, bp.enabled ? 'e' : 'd',
+                                   bp.deferred ? "u" : "", bp.enabled ? "Disable" : "Enable",
+                                   bp.deferred ? std::string(17, ' ') : hex64(bp.address), kind, bp.pass_count,
                                    bp.initial_passes);
-    line += core.describe(bp.address);
+    line += bp.deferred ? "(" + bp.expression + ")" : core.describe(bp.address);
     if (bp.one_shot) line += " (one-shot)";
     if (!bp.command.empty()) line += fmt::format("     \"{}\"", bp.command);
     core.printf("{}\n", line);

@@ -51,6 +51,16 @@ CommandResult<StopEvent> resume_with_breakpoints(EngineCore& core, std::uint32_t
     if (!ctx) return std::unexpected(ctx.error());
   }
 
+  // Deferred breakpoints whose module has arrived get their address now.
+  for (auto& bp : core.breakpoints.all()) {
+    if (!bp.deferred) continue;
+    ArgCursor text(bp.expression, 0);
+    if (auto address = core.expression(text); address && text.at_end()) {
+      bp.address = *address;
+      bp.deferred = false;
+    }
+  }
+
   std::vector<std::uint32_t> handles;
   auto insert = [&](std::uint64_t address, const Breakpoint* bp) {
     if (auto h = core.target.write_breakpoint(address)) {
@@ -60,7 +70,7 @@ CommandResult<StopEvent> resume_with_breakpoints(EngineCore& core, std::uint32_t
     }
   };
   for (const auto& bp : core.breakpoints.all())
-    if (bp.enabled && bp.kind == Breakpoint::Kind::Software) insert(bp.address, &bp);
+    if (bp.enabled && !bp.deferred && bp.kind == Breakpoint::Kind::Software) insert(bp.address, &bp);
   for (auto address : temporary) insert(address, nullptr);
 
   // Hardware breakpoints: Dr0..Dr3 go in the context, Dr7 with the continue.

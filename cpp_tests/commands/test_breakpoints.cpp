@@ -174,3 +174,59 @@ BOOST_AUTO_TEST_CASE(go_to_an_address_and_step_over_a_call) {
   // The call ran to the temporary breakpoint at its return address.
   BOOST_TEST(contains(s.actions()[0], "write_breakpoint " + Session::hex(testing::kKiSystemStartup + 9)));
 }
+
+BOOST_AUTO_TEST_CASE(deferred_breakpoints_resolve_when_their_module_loads) {
+  // simdrv2.sys arrives (image mapped, LDR entry linked) with the first state change.
+  class LoadingTarget : public FakeTarget {
+  public:
+    const std::uint64_t kBase = 0xFFFFF80001100000ull;
+    int resumes = 0;
+    debugger::Result<debugger::StopEvent> resume(const debugger::ResumeOptions& options) override {
+      calls.push_back(fmt::format("resume {}", options.single_step ? "step" : "go"));
+      if (++resumes == 1) {
+        write_image(kBase, 0x3000, "simdrv2.sys", {{"DriverEntry", 0x1000}}, 0x1000);
+        const std::uint64_t entry = testing::kPool + 0x200, names = testing::kPool + 0x400;
+        poke_u64(entry, testing::kPsLoadedModuleList);
+        poke_u64(entry + 0x30, kBase);
+        poke_u64(entry + 0x40, 0x3000);
+        std::vector<std::uint8_t> header{22, 0, 24, 0, 0, 0, 0, 0};
+        for (int i = 0; i < 8; ++i) header.push_back(static_cast<std::uint8_t>(names >> (8 * i)));
+        poke(entry + 0x58, header);
+        std::vector<std::uint8_t> text;
+        for (char c : std::string("simdrv2.sys")) text.insert(text.end(), {static_cast<std::uint8_t>(c), 0});
+        poke(names, text);
+        poke_u64(testing::kPool + 0x100, entry);  // simdrv's Flink
+        debugger::StopEvent load;
+        wire::LoadSymbolsState l;
+        l.base_of_dll = kBase;
+        l.size_of_image = 0x3000;
+        l.path = "simdrv2.sys";
+        load.change.state = l;
+        return last = load;
+      }
+      ctx.rip = kBase + 0x1000;
+      return last = exception_stop(wire::kExceptionBreakpoint, kBase + 0x1000);
+    }
+  } target;
+  StringOutput out;
+  Engine engine(target, out);
+  engine.execute("bu simdrv2!DriverEntry");
+  BOOST_TEST(out.take() == "Bp expression 'simdrv2!DriverEntry' could not be resolved, adding deferred bp\n");
+  engine.execute("bl");
+  // The address column stays blank (17 characters) until it resolves.
+  BOOST_TEST(out.take() == " 0 eu Disable Clear  " + std::string(17 + 5, ' ') + "0001 (0001) (simdrv2!DriverEntry)\n");
+  engine.execute("bp simdrv!Nope");  // a loaded module: a typo, not a deferral
+  BOOST_TEST(out.take() == "Couldn't resolve error at 'simdrv!Nope'\n");
+  target.calls.clear();
+  engine.execute("g");
+  const std::string hit = out.take();
+  BOOST_TEST(contains(hit, "Breakpoint 0 hit\nsimdrv2!DriverEntry:\n"));
+  const std::vector<std::string> expected{"resume go", "write_breakpoint fffff80001101000", "resume go",
+                                          "restore_breakpoint fffff80001101000"};
+  std::vector<std::string> actions;
+  for (const auto& c : target.calls)
+    if (c != "get_context" && !c.starts_with("set_context")) actions.push_back(c);
+  BOOST_TEST(actions == expected, boost::test_tools::per_element());
+  engine.execute("bl");
+  BOOST_TEST(out.take() == " 0 e Disable Clear  fffff800`01101000     0001 (0001) simdrv2!DriverEntry\n");
+}
