@@ -142,6 +142,10 @@ BOOST_AUTO_TEST_CASE(prints_and_symbol_loads_reach_the_debugger) {
   BOOST_TEST(base == kDriverBase + kDriverSlot);
   BOOST_TEST(host.prints.find("simkrnl:") != std::string::npos);
   BOOST_TEST(host.prints.find("simdrv2: DriverEntry") != std::string::npos);
+  // DbgPrompt went to the debugger (GetString) and the kernel got its answer.
+  BOOST_TEST(host.prints.find("boot options: \"hello\"") != std::string::npos);
+  // FILE_IO: the kernel asked for simdrv2.sys and heard STATUS_NO_SUCH_FILE from this debugger.
+  BOOST_TEST(host.prints.find("not served by the debugger (status 0xc000000f)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(trigger_bug_gives_access_violation_then_bug_check) {
