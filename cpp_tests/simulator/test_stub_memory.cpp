@@ -144,3 +144,37 @@ BOOST_AUTO_TEST_CASE(unknown_and_unsupported_apis_get_an_error_reply) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(stub_robustness)
+
+BOOST_AUTO_TEST_CASE(garbage_and_malformed_requests_do_not_hurt) {
+  auto sim = test::make_simulator(test::options(1));
+  test::Host host(*sim);
+  host.attach();
+  // Line noise between packets (no 'b' in it: that would be a break-in).
+  std::uint64_t x = 12345;
+  wire::Bytes noise(5000);
+  for (auto& b : noise) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    b = static_cast<std::uint8_t>(x >> 56);
+    if (b == 'b') b = 'c';
+  }
+  sim->feed(noise, {});
+  // A manipulate packet too short for its header, and one whose data disagrees with its length field.
+  (void)host.link().send(wire::kdcom::PacketType::StateManipulate, wire::Bytes(20, 0x31), {});
+  wire::Manipulate bad;
+  bad.api = static_cast<std::uint32_t>(wire::Api::WriteVirtualMemory);
+  bad.args = wire::MemoryTransfer{kPoolBase, 100, 0};
+  bad.data = wire::Bytes(3, 0);
+  (void)host.link().send(wire::kdcom::PacketType::StateManipulate, wire::encode(bad), {});
+  for (int k = 0; k < 10; ++k) host.pump(0);
+  BOOST_TEST(sim->stub().counters().malformed >= 1u);
+  wire::Manipulate v;
+  v.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
+  v.args = wire::GetVersion64{};
+  auto r = host.request(v);
+  BOOST_REQUIRE(r);
+  BOOST_TEST(std::get<wire::GetVersion64>(r->args).kern_base == kKernelBase);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
