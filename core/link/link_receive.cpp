@@ -124,12 +124,25 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     return;
   }
   if (sync_ != Sync::Resetting) {
-    // A late answer to one of several RESETs we sent: the target restarted
-    // again after we synchronised. Our send ids are fine (that RESET reached
-    // it before anything we sent since), but what it sends next starts a new
-    // sequence, as after any answer. The SYNC packet accepted last stays a
-    // duplicate if it comes again: it was pending when this RESET arrived.
-    if (kdcom() && sync_ == Sync::Synchronized) expected_.reset();
+    // A late answer to one of several RESETs we sent (KDCOM RESETs carry no
+    // id, so answers cannot be told apart): the target restarted again after
+    // we synchronised. What it sends next starts a new sequence, as after any
+    // answer. It now expects INITIAL_PACKET_ID from the packets we sent after
+    // that RESET, so our in-flight packet (whose ACK is still to come) goes
+    // again with that id; any ACK that arrived before this answer was for a
+    // packet the target took before it restarted. The SYNC packet accepted
+    // last stays a duplicate if it comes again: it was pending at this RESET.
+    if (kdcom() && sync_ == Sync::Synchronized) {
+      expected_.reset();
+      if (send_id_ != ids::kKdcomInitial) {
+        send_id_ = ids::kKdcomInitial;
+        if (in_flight_) {
+          in_flight_->packet.id = send_id_;
+          in_flight_->retries = 0;
+          retransmit(now, true);
+        }
+      }
+    }
     return;
   }
   if (kdcom()) {
