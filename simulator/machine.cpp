@@ -315,15 +315,10 @@ void Machine::resume_exception(bool handled) {
     if (ex->int3 && c.rip() == ex->address && space_->read(c.rip(), {&byte, 1}) == 1 && byte == 0xCC)
       c.set_rip(c.rip() + 1);
   } else {
-    // ABI.md: dispatch to KiUnhandledException(code, rip, info0, info1) on the same stack.
-    std::uint64_t rsp = ((c.reg(UC_X86_REG_RSP) - 0x100) & ~0xFull) - 8;
-    space_->write_u64(rsp, 0);
-    c.set_reg(UC_X86_REG_RSP, rsp);
-    c.set_reg(UC_X86_REG_RCX, ex->code);
-    c.set_reg(UC_X86_REG_RDX, ex->address);
-    c.set_reg(UC_X86_REG_R8, ex->information.size() > 0 ? ex->information[0] : 0);
-    c.set_reg(UC_X86_REG_R9, ex->information.size() > 1 ? ex->information[1] : 0);
-    c.set_rip(*kernel_export("KiUnhandledException"));
+    // ABI.md: KiUnhandledException(code, rip, info0, info1) behind an interrupt frame.
+    enter_with_interrupt_frame(i, *kernel_export("KiUnhandledException"), ex->code, ex->address,
+                               ex->information.size() > 0 ? ex->information[0] : 0,
+                               ex->information.size() > 1 ? ex->information[1] : 0);
   }
   pending_.reset();
 }
@@ -536,20 +531,33 @@ void Machine::all_code_changed() {
   for (const Region& r : modules_) code_changed(r.va, r.size);
 }
 
-bool Machine::call_bugcheck(unsigned i, std::uint32_t code) {
-  auto target = kernel_export("KeBugCheckEx");
-  if (!target || i >= cpus_.size()) return false;
-  Cpu& c = *cpus_[i].cpu;
-  // A call from the current rip: return address pushed, home space above it.
-  std::uint64_t rsp = ((c.reg(UC_X86_REG_RSP) - 0x100) & ~0xFull) - 0x30;
+void Machine::enter_with_interrupt_frame(unsigned i, std::uint64_t target, std::uint64_t a1, std::uint64_t a2,
+                                         std::uint64_t a3, std::uint64_t a4) {
+  Cpu& c = *cpus_.at(i).cpu;
+  std::uint64_t old_rsp = c.reg(UC_X86_REG_RSP);
+  std::uint64_t rsp = ((old_rsp - 0x100) & ~0xFull) - 0x28;
   space_->write_u64(rsp, c.rip());
-  space_->write_u64(rsp + 0x28, 0);  // p4 (the fifth argument's stack slot)
+  space_->write_u64(rsp + 8, c.reg(UC_X86_REG_CS));
+  space_->write_u64(rsp + 16, c.reg(UC_X86_REG_RFLAGS));
+  space_->write_u64(rsp + 24, old_rsp);
+  space_->write_u64(rsp + 32, c.reg(UC_X86_REG_SS));
   c.set_reg(UC_X86_REG_RSP, rsp);
-  c.set_reg(UC_X86_REG_RCX, code);
-  c.set_reg(UC_X86_REG_RDX, 0);
-  c.set_reg(UC_X86_REG_R8, 0);
-  c.set_reg(UC_X86_REG_R9, 0);
-  c.set_rip(*target);
+  c.set_reg(UC_X86_REG_RCX, a1);
+  c.set_reg(UC_X86_REG_RDX, a2);
+  c.set_reg(UC_X86_REG_R8, a3);
+  c.set_reg(UC_X86_REG_R9, a4);
+  c.set_rip(target);
+}
+
+bool Machine::call_bugcheck(unsigned i, std::uint32_t code) {
+  if (i >= cpus_.size()) return false;
+  if (auto crash = kernel_export("KdpCauseBugCheck")) {
+    enter_with_interrupt_frame(i, *crash, code, 0, 0, 0);
+  } else {
+    auto target = kernel_export("KeBugCheckEx");
+    if (!target) return false;
+    enter_with_interrupt_frame(i, *target, code, 0, 0, 0);
+  }
   cpus_[i].halted = false;
   return true;
 }

@@ -146,7 +146,8 @@ public:
   void physical_changed(std::uint64_t pa, std::uint64_t size);
   /// Drops translated code of every loaded image on every CPU.
   void all_code_changed();
-  /// Makes `cpu` call KeBugCheckEx(code, 0, 0, 0, 0) when it next runs.
+  /// Makes `cpu` enter KdpCauseBugCheck(code) (which calls KeBugCheckEx(code, 0, 0, 0, 0))
+  /// when it next runs, as for a debugger's .crash.
   bool call_bugcheck(unsigned cpu, std::uint32_t code);
   /// Sets the trace flag: the CPU stops with a single-step exception after one instruction.
   void set_single_step(unsigned cpu, bool on);
@@ -178,7 +179,13 @@ private:
   std::optional<MachineEvent> handle_stop(unsigned i, const CpuStop& stop);
   std::optional<MachineEvent> service(unsigned i);
   std::optional<std::string> read_ascii(std::uint64_t va, std::size_t max);
-  std::expected<Region, std::string> map_image(const std::string& name);
+  /// Maps `name` from the kernel directory, or `served` (the file's bytes a
+  /// debugger served through FILE_IO, ABI.md SIM_MAP_IMAGE) when given.
+  std::expected<Region, std::string> map_image(const std::string& name, std::optional<wire::Bytes> served = std::nullopt);
+  /// Enters `target` as an interrupt would (ABI.md "Exceptions and bug checks"): an
+  /// interrupt frame (rip, cs, rflags, rsp, ss) below the current rsp, then the arguments.
+  void enter_with_interrupt_frame(unsigned cpu, std::uint64_t target, std::uint64_t a1, std::uint64_t a2,
+                                  std::uint64_t a3, std::uint64_t a4);
   bool unmap_image(std::uint64_t base);
 
   // scheduling (machine_scheduler.cpp)

@@ -71,7 +71,13 @@ std::optional<MachineEvent> Machine::service(unsigned i) {
     }
     case kSimMapImage: {
       auto name = read_ascii(a1, 64);
-      auto region = name ? map_image(*name) : std::unexpected<std::string>("bad name");
+      // rdx/r8: the file's bytes as a debugger served them (.kdfiles), mapped instead of ours.
+      std::optional<wire::Bytes> served;
+      if (a2 && a3 && a3 <= (16u << 20)) {
+        wire::Bytes bytes(static_cast<std::size_t>(a3));
+        if (space_->read(a2, bytes) == bytes.size()) served = std::move(bytes);
+      }
+      auto region = name ? map_image(*name, std::move(served)) : std::unexpected<std::string>("bad name");
       c.set_reg(UC_X86_REG_RAX, region ? region->va : 0);
       c.set_reg(UC_X86_REG_RDX, region ? region->size : 0);
       return std::nullopt;
@@ -165,12 +171,12 @@ void Machine::complete_file_read(std::uint32_t status, std::span<const std::uint
   pending_.reset();
 }
 
-std::expected<Region, std::string> Machine::map_image(const std::string& name) {
+std::expected<Region, std::string> Machine::map_image(const std::string& name, std::optional<wire::Bytes> served) {
   bool safe = !name.empty() && name.size() < 64 &&
               std::all_of(name.begin(), name.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_'; }) &&
               name.find("..") == std::string::npos;
   if (!safe) return std::unexpected("bad image name");
-  auto image = load_pe_file(config_.kernel_dir + "/" + name);
+  auto image = served ? parse_pe(name, std::move(*served)) : load_pe_file(config_.kernel_dir + "/" + name);
   if (!image) return std::unexpected(image.error());
   if (image->size_of_image > kDriverSlot) return std::unexpected(name + " is larger than a driver slot");
   std::uint64_t base = 0;
