@@ -32,8 +32,7 @@ build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@if [ -x $(BUILD)/tools/kd ]; then exec $(BUILD)/tools/kd -k sim; \
-	 else exec $(BUILD)/tools/kdcore-demo; fi
+	exec $(BUILD)/tools/kd/kd -k sim
 
 ctest: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1,6 +1,7 @@
 // kd: a KD-compatible kernel debugger. `kd -k CONNECT` opens a target, waits for
 // it to stop, prints KD's banner and runs the command loop.
 #include <boost/asio.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -105,9 +106,12 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   // Ctrl-C breaks in (on its own thread: the engine thread is blocked while the target runs).
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT);
+  std::atomic<commands::Engine*> engine_for_signals{nullptr};
   std::function<void()> on_sigint = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
+      // Break in, and stop a multi-step command (t 100, gu) between its steps.
+      if (auto* e = engine_for_signals.load()) e->request_cancel();
       session.request_break();
       on_sigint();
     });
@@ -139,6 +143,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   eo.noshell = opt.noshell || opt.secure;
   eo.break_on_module_load = opt.break_on_first_module;
   commands::Engine engine(session, out, eo);
+  engine_for_signals = &engine;
 
   // Every command, local or from a remote client, goes through the hub's queue
   // and runs here, one at a time, in arrival order (remoting.md).
@@ -249,6 +254,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
       turn_cv.notify_all();
     }
   }
+  engine_for_signals = nullptr;
   hub.shutdown(engine.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
   // The reader may sit in a blocking read: it ends with the process.
   if (reader.joinable()) reader.detach();

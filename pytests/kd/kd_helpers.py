@@ -1,0 +1,87 @@
+"""Runs kd against kdsim (over a Unix-socket pipe) or the embedded simulator, and
+compares transcripts with golden files. OPENKD_REBASE=1 rewrites the goldens."""
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def build_dir():
+    b = os.environ.get("OPENKD_BUILD")
+    if not b:
+        pytest.skip("OPENKD_BUILD is not set (make test sets it to the build directory)")
+    return Path(b)
+
+
+def tool(name):
+    path = build_dir() / "tools" / name / name
+    if not path.exists():
+        pytest.skip(f"{path} is not built")
+    return path
+
+
+class Kdsim:
+    """kdsim --listen pipe:PATH, started for one test."""
+
+    def __init__(self, tmp_path, *args):
+        self.path = tmp_path / "kd.sock"
+        self.proc = subprocess.Popen(
+            [str(tool("kdsim")), "--listen", f"pipe:{self.path}", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while not self.path.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                out = self.proc.stdout.read() if self.proc.poll() is not None else ""
+                self.stop()
+                raise AssertionError(f"kdsim did not start listening: {out}")
+            time.sleep(0.02)
+
+    @property
+    def connect(self):
+        return f"com:pipe,port={self.path}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_kd(args, script, timeout=120):
+    """kd with `script` on stdin (no terminal); returns (exit status, stdout, stderr)."""
+    p = subprocess.run([str(tool("kd")), *args], input=script, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+# Lines that differ between runs for reasons that are not the target's: dates.
+_VOLATILE = [
+    (re.compile(r"target at \(.*\), ptr64"), "target at (DATE), ptr64"),
+    (re.compile(r"^Debug session time: .*$", re.M), "Debug session time: DATE"),
+    (re.compile(r"^Opened .*$", re.M), "Opened CONNECTION"),
+]
+
+
+def normalise(text):
+    for pattern, repl in _VOLATILE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def check_golden(name, text):
+    path = GOLDEN / f"{name}.txt"
+    text = normalise(text)
+    if os.environ.get("OPENKD_REBASE") == "1":
+        path.write_text(text)
+        return
+    assert path.exists(), f"no golden file {path}; run with OPENKD_REBASE=1 to create it"
+    expected = path.read_text()
+    assert text == expected, f"kd output differs from {path} (OPENKD_REBASE=1 rewrites it)"
