@@ -59,9 +59,29 @@ void Host::on_packet(const wire::kdcom::Packet& p) {
     case PacketType::FileIo:
       if (auto f = wire::decode_file_io(p.body)) {
         wire::FileIo answer = *f;
-        answer.status = wire::kStatusNoSuchFile;  // this debugger serves no files
+        answer.status = wire::kStatusNoSuchFile;
         answer.path.clear();
         answer.data.clear();
+        if (f->api == wire::kFileIoCreateFile) {
+          std::string path(f->path.begin(), f->path.end());  // ASCII paths
+          open_file_ = nullptr;
+          for (const auto& [suffix, bytes] : served_files)
+            if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+              open_file_ = &bytes;
+          if (open_file_) {
+            auto& args = std::get<wire::CreateFileArgs>(answer.args);
+            args.handle = 1;
+            args.length = open_file_->size();
+            answer.status = wire::kStatusSuccess;
+          }
+        } else if (f->api == wire::kFileIoReadFile && open_file_) {
+          const auto& args = std::get<wire::FileTransferArgs>(f->args);
+          std::size_t from = std::min<std::size_t>(args.offset, open_file_->size());
+          std::size_t n = std::min<std::size_t>(args.length, open_file_->size() - from);
+          answer.data.assign(open_file_->begin() + static_cast<std::ptrdiff_t>(from),
+                             open_file_->begin() + static_cast<std::ptrdiff_t>(from + n));
+          answer.status = wire::kStatusSuccess;
+        }
         (void)link_.send(PacketType::FileIo, wire::encode(answer), now_);
       }
       break;

@@ -3,6 +3,7 @@
 // pumps the simulator until its reply arrives.
 #pragma once
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,8 @@ public:
   std::string prints;                    // DbgPrint text received
   std::deque<wire::StateChange> changes; // state changes not yet taken
   std::string prompt_reply = "hello";
+  /// Files this debugger serves over FILE_IO (.kdfiles), by the end of the requested path.
+  std::map<std::string, wire::Bytes> served_files;
   std::uint64_t now_ms() const;
   link::Link& link() { return link_; }
 
@@ -69,6 +72,7 @@ private:
   link::Link link_;
   link::TimePoint now_{};
   std::deque<wire::Manipulate> replies_;
+  const wire::Bytes* open_file_ = nullptr;
 };
 
 /// The address of an export of a driver image in the kernel directory, at `base`.

@@ -223,4 +223,51 @@ BOOST_AUTO_TEST_CASE(debugger_attaches_late_and_breaks_in) {
   BOOST_TEST(sim->machine().instructions() > before);
 }
 
+BOOST_AUTO_TEST_CASE(served_driver_is_what_gets_mapped) {
+  auto sim = test::make_simulator(test::options(1));
+  test::Host host(*sim);
+  // Serve simdrv2.sys over FILE_IO with one byte of its DOS stub text changed.
+  auto pe = load_pe_file(std::string(OPENKD_KERNEL_DIR) + "/simdrv2.sys");
+  BOOST_REQUIRE(pe.has_value());
+  wire::Bytes served = pe->file;
+  std::string text(served.begin(), served.begin() + std::min<std::size_t>(served.size(), 0x200));
+  auto at = text.find("DOS");
+  BOOST_REQUIRE(at != std::string::npos);
+  served[at] = 'Q';
+  host.served_files["simdrv2.sys"] = served;
+  host.attach();
+  bool checked = false;
+  for (int k = 0; k < 60 && !checked; ++k) {
+    auto sc = host.go();
+    BOOST_REQUIRE(sc);
+    auto* ls = std::get_if<wire::LoadSymbolsState>(&sc->state);
+    if (!ls || ls->unload || ls->path.find("simdrv2.sys") == std::string::npos) continue;
+    BOOST_TEST(host.read_virtual(ls->base_of_dll + at, 3) == (wire::Bytes{'Q', 'O', 'S'}));
+    checked = true;
+  }
+  BOOST_TEST(checked);
+}
+
+BOOST_AUTO_TEST_CASE(trigger_bug_2_is_one_hard_coded_breakpoint) {
+  auto sim = test::make_simulator(test::options(1));
+  test::Host host(*sim);
+  host.attach();
+  Machine& m = sim->machine();
+  std::uint64_t trigger = test::driver_export("simdrv.sys", kDriverBase, "TriggerBug");
+  host.write_virtual(trigger, wire::Bytes{2, 0, 0, 0});
+  auto bp = go_to_exception(host);
+  BOOST_REQUIRE(bp);
+  BOOST_TEST(exception_of(*bp)->code == wire::kExceptionBreakpoint);
+  std::uint8_t byte = 0;
+  m.space().read(bp->program_counter, {&byte, 1});
+  BOOST_TEST(byte == 0xCC);  // reported at the int 3 itself
+  BOOST_TEST(bp->program_counter >= *m.kernel_export("DbgBreakPoint"));
+  BOOST_TEST(bp->program_counter < *m.kernel_export("DbgBreakPoint") + 16);
+  // Continuing steps over it: the kernel runs on and the driver reset TriggerBug.
+  auto next = host.go();
+  BOOST_REQUIRE(next);
+  BOOST_TEST(next->program_counter != bp->program_counter);
+  BOOST_TEST(m.space().read_u32(trigger) == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
