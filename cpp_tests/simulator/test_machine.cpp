@@ -98,3 +98,24 @@ BOOST_AUTO_TEST_CASE(fault_spec_parses_and_rejects) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(link_pacing)
+
+BOOST_AUTO_TEST_CASE(baud_paces_output_like_a_serial_line) {
+  SimulatorConfig c;
+  c.machine.kernel_dir = OPENKD_KERNEL_DIR;
+  c.break_on_boot = true;
+  c.baud = 1000;  // 100 bytes a second
+  auto sim = Simulator::create(c);
+  BOOST_REQUIRE(sim.has_value());
+  link::TimePoint t0{};
+  (*sim)->feed(wire::kdcom::encode_control(wire::kdcom::PacketType::Reset, 0), t0);
+  (*sim)->run_for(1000, t0);
+  BOOST_TEST((*sim)->take_output(t0).size() == 0u);  // nothing has crossed the line yet
+  // The RESET answer (16 bytes) takes 160 ms; the state change (16 + 240 + 1 bytes) 2.57 s more.
+  BOOST_TEST((*sim)->take_output(t0 + std::chrono::milliseconds(200)).size() == 16u);
+  BOOST_TEST((*sim)->take_output(t0 + std::chrono::milliseconds(2000)).size() == 0u);
+  BOOST_TEST((*sim)->take_output(t0 + std::chrono::milliseconds(2800)).size() == 257u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -112,6 +112,17 @@ BOOST_AUTO_TEST_CASE(hardware_execute_and_write_breakpoints) {
   BOOST_TEST(exception_of(*hit)->code == wire::kExceptionSingleStep);
   BOOST_TEST((hit->control.dr6 & 0xFu) == 0x2u);
   BOOST_TEST(m.space().read_u64(passes) != value_before);  // the write happened: a trap after it
+  // Read/write watch on TriggerBug (the worker polls it): L2, R/W2 = 11, LEN2 = 11 (4 bytes).
+  std::uint64_t trigger = test::driver_export("simdrv.sys", kDriverBase, "TriggerBug");
+  ctx = host.get_context();
+  ctx.dr1 = 0;
+  ctx.dr2 = trigger;
+  ctx.context_flags = wire::kContextDebugRegisters;
+  host.set_context(ctx);
+  auto read_hit = go_to_exception(host, wire::kDbgContinue, (1u << 4) | (3u << 24) | (3u << 26));
+  BOOST_REQUIRE(read_hit);
+  BOOST_TEST(exception_of(*read_hit)->code == wire::kExceptionSingleStep);
+  BOOST_TEST((read_hit->control.dr6 & 0xFu) == 0x4u);
   BOOST_TEST(host.go(wire::kDbgContinue, false, 0).has_value());
 }
 
