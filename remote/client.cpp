@@ -133,10 +133,18 @@ public:
     if (finished_) return;
     bool leave_key = !line.empty() && line.back() == ctrl_b;
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ctrl_b)) line.pop_back();
-    if (leave_key || line == ".remote_exit") {
+    if (leave_key) {
       leave();
       return;
     }
+    if (line == ".remote_exit") {
+      // Leave once the commands sent before it have finished, so a piped
+      // script sees their output (`printf 'r\n.remote_exit\n' | kd -remote ...`).
+      on_input_eof();
+      exiting_ = true;
+      return;
+    }
+    if (exiting_) return;
     if (!connected_) {
       early_.push_back(std::move(line));
       return;
@@ -380,6 +388,7 @@ private:
   int outstanding_ = 0;
   bool connected_ = false;
   bool input_done_ = false;
+  bool exiting_ = false;  // .remote_exit seen: later lines are ignored
   bool closing_ = false;
   bool finished_ = false;
   bool stopped_ = false;

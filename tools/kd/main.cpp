@@ -149,7 +149,12 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   // and runs here, one at a time, in arrival order (remoting.md).
   remote::HubOptions ho;
   ho.debugger_name = "kd";
-  if (!opt.noio) ho.local_output = [&out](std::string_view line) { out.write_local(line); };
+  if (!opt.noio)
+    ho.local_output = [&out](std::string_view line) {
+      std::string text(line);
+      if (text.empty() || text.back() != '\n') text.push_back('\n');
+      out.write_local(text);
+    };
   ho.on_break_request = [&session] { session.request_break(); };
   remote::Hub hub(std::move(ho));
   out.set_tee([&hub](std::string_view text) { hub.broadcast_output(text); });
