@@ -26,10 +26,11 @@ struct HubOptions {
   /// A client whose unsent output stays above this for 2 s (or exceeds 16 times
   /// this at once) is disconnected with a message; it never slows the session.
   std::size_t client_queue_limit = 4u << 20;
-  /// Lines for the host's own console: joins, leaves, "X issued: cmd", rejected
-  /// passwords. Leave empty for -noio. Called on the hub's I/O thread, except
-  /// "issued" lines, which come from next_command() on the engine thread.
-  std::function<void(std::string_view line)> local_output;
+  /// Text for the host's own console, one whole line with its '\n': joins,
+  /// leaves, "X issued: cmd", rejected passwords. Leave empty for -noio. Called
+  /// on the hub's I/O thread, except "issued" lines, which come from
+  /// next_command() on the engine thread.
+  std::function<void(std::string_view text)> local_output;
   /// A client pressed Ctrl-C. Called on the hub's I/O thread.
   std::function<void()> on_break_request;
   /// Write listed (non-hidden) servers to the per-user registry for -QR.

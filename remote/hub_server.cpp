@@ -56,7 +56,7 @@ void Hub::Impl::spawn(asio::awaitable<void> a) {
 }
 
 void Hub::Impl::log_local(std::string_view line) {
-  if (options.local_output) options.local_output(line);
+  if (options.local_output) options.local_output(std::string(line) + "\n");
 }
 
 void Hub::Impl::update_server_listing(const ServerEntry& e) {

@@ -64,7 +64,7 @@ struct Engine {
     o.register_servers = false;
     o.local_output = [this](std::string_view line) {
       std::lock_guard g(log_mutex);
-      log += std::string(line) + "\n";
+      log += std::string(line);
     };
     return o;
   }
@@ -240,6 +240,8 @@ BOOST_AUTO_TEST_CASE(joins_leaves_listing_and_remote_exit) {
   BOOST_TEST(b.wait() == 0);
   BOOST_TEST(a.wait_for_output("disconnected at"));
   BOOST_TEST(engine.local_log().find("disconnected at") != std::string::npos);
+  BOOST_TEST(engine.local_log().find("connected at") != std::string::npos);
+  BOOST_TEST(engine.local_log().back() == '\n');  // whole lines, ready to print
   a.send("still here");
   BOOST_TEST(a.wait_for_output("out: still here"));
   BOOST_TEST(engine.hub.client_count() == 1u);

@@ -40,7 +40,7 @@ int usage() {
 int run_host(const std::vector<std::string>& transports, bool noio) {
   std::atomic<bool> break_requested{false};
   HubOptions options;
-  if (!noio) options.local_output = [](std::string_view line) { print(stdout, std::string(line) + "\n"); };
+  if (!noio) options.local_output = [](std::string_view text) { print(stdout, text); };
   options.on_break_request = [&] { break_requested = true; };
   Hub hub(options);
   auto out = [&](std::string_view text) {
