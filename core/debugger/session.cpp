@@ -167,6 +167,11 @@ void KdSession::handle_events() {
       handle_packet(p->packet);
     } else if (auto* g = std::get_if<link::PeerGone>(&*ev)) {
       fail(fmt::format("the target stopped answering ({} packet(s) dropped)", g->dropped));
+    } else if (std::holds_alternative<link::SendComplete>(*ev) && resync_after_send_) {
+      // The target took the Reboot request and restarts: its new KD stub counts
+      // ids from the beginning, so resynchronise (RESET) as WinDbg does.
+      resync_after_send_ = false;
+      link_.start_sync(Clock::now());
     } else if (std::holds_alternative<link::Synchronized>(*ev)) {
       notice("Connected: link synchronised");
     } else {
@@ -599,7 +604,7 @@ Result<StopEvent> KdSession::reboot() {
   wire::Manipulate m;
   m.api = static_cast<std::uint32_t>(wire::Api::Reboot);
   have_version_ = false;  // the rebooted kernel reports itself again
-  // A rebooted target's first packet carries SYNC: the link resynchronises on it.
+  asio::post(io_, [this] { resync_after_send_ = true; });
   return send_and_wait_stop(std::move(m));
 }
 

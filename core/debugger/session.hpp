@@ -109,6 +109,7 @@ private:
   std::unique_ptr<Stream> stream_;
   link::Link link_;
   bool writing_ = false;
+  bool resync_after_send_ = false;  // I/O thread: RESET once the Reboot request is acknowledged
   std::deque<wire::Bytes> out_;
   std::thread thread_;
 
