@@ -56,8 +56,11 @@ fuzz-smoke: build/fuzz/build.ninja
 	cmake --build build/fuzz -j $(JOBS)
 	sh scripts/fuzz.sh build/fuzz 3
 
+# Figures, not pass/fail: the simulator's emulation speed, then every bench_* tool.
 bench: build
-	@for b in $(BUILD)/tools/bench_*; do [ -x $$b ] && $$b; done; true
+	$(BUILD)/tools/kdsim/kdsim --bench 100000000
+	$(BUILD)/tools/kdsim/kdsim --bench 100000000 --cpus 4
+	@for b in $$(find $(BUILD)/tools -maxdepth 2 -type f -name 'bench_*' -perm -u+x); do echo "== $$b"; $$b || exit 1; done
 
 clean:
 	rm -rf build
