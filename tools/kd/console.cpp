@@ -69,9 +69,4 @@ std::optional<std::string> read_command_line(const std::string& prompt, ConsoleO
   return s;
 }
 
-std::string read_prompt_answer(std::string_view prompt, ConsoleOutput& out) {
-  auto line = read_command_line(std::string(prompt), out);
-  return line.value_or("");
-}
-
 }  // namespace openkd::kd

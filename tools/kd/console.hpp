@@ -30,7 +30,5 @@ private:
 
 /// Reads one command line; nullopt at end of input (or Ctrl-B / Ctrl-D at the terminal).
 std::optional<std::string> read_command_line(const std::string& prompt, ConsoleOutput& out);
-/// Asks for a DbgPrompt answer.
-std::string read_prompt_answer(std::string_view prompt, ConsoleOutput& out);
 
 }  // namespace openkd::kd

@@ -96,9 +96,30 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   debugger::KdSession session(std::move(so));
 
+  // One reader owns the console. It reads a line when the engine is idle (a
+  // command) or when the target waits in DbgPrompt (the answer), so a line
+  // typed for a prompt is never taken as a command, nor the other way round.
+  std::mutex turn_mutex;
+  std::condition_variable turn_cv;
+  bool engine_idle = false, console_eof = false;
+  std::string current_prompt;
+  std::optional<std::string> target_prompt;  // DbgPrompt text while the target waits
+  std::optional<std::string> prompt_answer;
+  auto answer_target_prompt = [&](std::string_view text, std::uint32_t) -> std::string {
+    if (opt.noio) return {};
+    std::unique_lock lock(turn_mutex);
+    if (console_eof) return {};
+    target_prompt = std::string(text);
+    prompt_answer.reset();
+    turn_cv.notify_all();
+    turn_cv.wait(lock, [&] { return prompt_answer.has_value() || console_eof; });
+    target_prompt.reset();
+    return prompt_answer.value_or("");
+  };
+
   session.set_callbacks(debugger::TargetCallbacks{
       [&out](std::string_view text) { out.write(text); },
-      [&out](std::string_view prompt, std::uint32_t) { return kd::read_prompt_answer(prompt, out); },
+      answer_target_prompt,
       [&out, &opt](std::string_view line) {
         if (opt.verbose) out.write(fmt::format("KDTARGET: {}\n", line));
       }});
@@ -201,6 +222,42 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
     }
   };
 
+  // The console's reader (started before -c so a DbgPrompt during it can be answered).
+  std::thread reader;
+  if (!opt.noio) {
+    reader = std::thread([&] {
+      for (;;) {
+        std::string prompt;
+        bool for_target = false;
+        {
+          std::unique_lock lock(turn_mutex);
+          turn_cv.wait(lock, [&] { return engine_idle || (target_prompt && !prompt_answer); });
+          for_target = target_prompt && !prompt_answer;
+          if (for_target) prompt = *target_prompt;
+          else {
+            engine_idle = false;
+            prompt = current_prompt;
+          }
+        }
+        auto line = kd::read_command_line(prompt, out);
+        std::lock_guard lock(turn_mutex);
+        if (!line) {
+          console_eof = true;
+          turn_cv.notify_all();
+          return;
+        }
+        if (for_target || (target_prompt && !prompt_answer)) {
+          // The target asked while we waited for a command: the line answers it,
+          // and the console keeps its turn for the next command.
+          if (!for_target) engine_idle = true;
+          prompt_answer = *line;
+          turn_cv.notify_all();
+        } else {
+          hub.submit_command(*line);
+        }
+      }
+    });
+  }
   // Initial commands (-cf, then -c) run first, shown with the prompt as KD does.
   auto run_shown = [&](const std::string& line) {
     hub.announce_command(line);
@@ -215,32 +272,13 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   if (!opt.initial_commands.empty() && !engine.quit_requested()) run_shown(opt.initial_commands);
 
-  // The console's reader: one line at a time, after the previous one ran.
-  std::mutex turn_mutex;
-  std::condition_variable turn_cv;
-  bool engine_idle = true, console_eof = false;
-  std::string current_prompt = engine.prompt();
-  std::thread reader;
-  if (!opt.noio) {
-    reader = std::thread([&] {
-      for (;;) {
-        std::string prompt;
-        {
-          std::unique_lock lock(turn_mutex);
-          turn_cv.wait(lock, [&] { return engine_idle; });
-          engine_idle = false;
-          prompt = current_prompt;
-        }
-        auto line = kd::read_command_line(prompt, out);
-        if (!line) {
-          std::lock_guard lock(turn_mutex);
-          console_eof = true;
-          return;
-        }
-        hub.submit_command(*line);
-      }
-    });
+  // Now the console may type commands.
+  {
+    std::lock_guard lock(turn_mutex);
+    engine_idle = true;
+    current_prompt = engine.prompt();
   }
+  turn_cv.notify_all();
   while (!engine.quit_requested() && !hub.is_shut_down()) {
     auto cmd = hub.next_command(std::chrono::milliseconds(100));
     if (!cmd) {
