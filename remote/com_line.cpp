@@ -1,5 +1,7 @@
 #include "remote/com_line.hpp"
 
+#include "backends/stream.hpp"
+
 #include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -117,20 +119,6 @@ namespace {
 std::mutex lines_mutex;
 std::map<std::string, std::weak_ptr<ComLine>> open_lines;
 
-std::optional<speed_t> baud_constant(std::uint32_t baud) {
-  switch (baud) {
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    case 230400: return B230400;
-    case 460800: return B460800;
-    case 921600: return B921600;
-    default: return std::nullopt;
-  }
-}
-
 }  // namespace
 
 std::expected<std::shared_ptr<ComLine>, std::string> ComLine::open(asio::any_io_executor ex,
@@ -139,25 +127,11 @@ std::expected<std::shared_ptr<ComLine>, std::string> ComLine::open(asio::any_io_
   std::lock_guard g(lines_mutex);
   if (auto it = open_lines.find(device); it != open_lines.end())
     if (auto line = it->second.lock()) return line;
-  auto speed = baud_constant(baud);
-  if (!speed)
-    return std::unexpected(fmt::format("unsupported baud={}; expected 9600, 19200, 38400, 57600, 115200, 230400, 460800 or 921600", baud));
-  int fd = ::open(device.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(fmt::format("cannot open {}: {}", device, std::strerror(errno)));
-  // Pseudo-terminals and UARTs both take termios; raw mode so no byte is
-  // translated or swallowed (libserialport cannot open ptys, see architecture.md).
-  termios tio{};
-  if (::tcgetattr(fd, &tio) != 0) {
-    ::close(fd);
-    return std::unexpected(fmt::format("{} is not a serial device or pseudo-terminal", device));
-  }
-  ::cfmakeraw(&tio);
-  tio.c_cflag |= CLOCAL | CREAD;
-  tio.c_cc[VMIN] = 1;
-  tio.c_cc[VTIME] = 0;
-  ::cfsetispeed(&tio, *speed);
-  ::cfsetospeed(&tio, *speed);
-  ::tcsetattr(fd, TCSANOW, &tio);
+  // One termios set-up for every serial user (backends/stream.cpp): raw mode
+  // so no byte is translated or swallowed (libserialport cannot open ptys).
+  auto opened = backends::open_serial_fd(device, baud);
+  if (!opened) return std::unexpected(opened.error());
+  int fd = *opened;
   auto line = std::shared_ptr<ComLine>(new ComLine(asio::posix::stream_descriptor(ex, fd), device));
   open_lines[device] = line;
   return line;
