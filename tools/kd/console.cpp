@@ -28,6 +28,8 @@ void ConsoleOutput::write(std::string_view text) {
   if (tee_) tee_(text);
 }
 
+bool console_is_terminal() { return ::isatty(STDIN_FILENO); }
+
 void ConsoleOutput::write_local(std::string_view text) {
   std::lock_guard lock(mutex_);
   if (silent_) return;
@@ -61,11 +63,11 @@ std::optional<std::string> read_command_line(const std::string& prompt, ConsoleO
     if (!s.empty()) ::add_history(s.c_str());
     return s;
   }
-  // Not a terminal: show the prompt and echo the command, so a transcript reads like a session.
+  // Not a terminal: the caller echoes what it read (it knows what the line was for).
+  (void)out;
   std::string s;
   if (!std::getline(std::cin, s)) return std::nullopt;
   if (!s.empty() && s.back() == '\r') s.pop_back();
-  out.write_local(prompt + s + "\n");
   return s;
 }
 

@@ -28,6 +28,8 @@ private:
   std::function<void(std::string_view)> tee_;
 };
 
+/// True when stdin is a terminal (libedit shows prompts and echoes what is typed).
+bool console_is_terminal();
 /// Reads one command line; nullopt at end of input (or Ctrl-B / Ctrl-D at the terminal).
 std::optional<std::string> read_command_line(const std::string& prompt, ConsoleOutput& out);
 

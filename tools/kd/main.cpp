@@ -111,6 +111,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
     if (console_eof) return {};
     target_prompt = std::string(text);
     prompt_answer.reset();
+    out.write(text);  // everyone sees what the target asks; the host's console answers
     turn_cv.notify_all();
     turn_cv.wait(lock, [&] { return prompt_answer.has_value() || console_eof; });
     target_prompt.reset();
@@ -239,14 +240,19 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
             prompt = current_prompt;
           }
         }
+        if (for_target) prompt.clear();  // answer_target_prompt showed the target's prompt
         auto line = kd::read_command_line(prompt, out);
         std::lock_guard lock(turn_mutex);
+        const bool answers_target = line && target_prompt && !prompt_answer;
+        // Not a terminal: echo what was read, so a transcript reads like a session.
+        if (line && !kd::console_is_terminal())
+          out.write_local((answers_target ? std::string() : prompt) + *line + "\n");
         if (!line) {
           console_eof = true;
           turn_cv.notify_all();
           return;
         }
-        if (for_target || (target_prompt && !prompt_answer)) {
+        if (answers_target) {
           // The target asked while we waited for a command: the line answers it,
           // and the console keeps its turn for the next command.
           if (!for_target) engine_idle = true;
