@@ -1,5 +1,6 @@
 #include "tools/kd/console.hpp"
 
+#include <cerrno>
 #include <editline/readline.h>
 #include <iostream>
 #include <unistd.h>
@@ -9,11 +10,22 @@ namespace openkd::kd {
 namespace {
 bool quit_key_pressed = false;
 
-// Ctrl-B quits kd at the prompt, as in KD.
-int on_ctrl_b(int, int) {
-  quit_key_pressed = true;
-  rl_done = 1;
-  return 0;
+// Ctrl-B quits kd at the prompt, as in KD. libedit's rl_bind_key binds nothing
+// but rl_insert, so the key is caught where characters are read: it ends the
+// line as end-of-input would.
+int read_key(FILE* in) {
+  unsigned char c;
+  for (;;) {
+    ssize_t n = ::read(fileno(in), &c, 1);
+    if (n == 1) break;
+    if (n < 0 && errno == EINTR) continue;
+    return EOF;
+  }
+  if (c == 0x02) {
+    quit_key_pressed = true;
+    return EOF;
+  }
+  return c;
 }
 
 std::mutex input_mutex;
@@ -47,11 +59,7 @@ void ConsoleOutput::set_tee(std::function<void(std::string_view)> tee) {
 std::optional<std::string> read_command_line(const std::string& prompt, ConsoleOutput& out) {
   std::lock_guard lock(input_mutex);
   if (::isatty(STDIN_FILENO)) {
-    static bool bound = false;
-    if (!bound) {
-      rl_bind_key(0x02, on_ctrl_b);
-      bound = true;
-    }
+    rl_getc_function = read_key;
     quit_key_pressed = false;
     char* line = ::readline(prompt.c_str());
     if (!line || quit_key_pressed) {
