@@ -99,8 +99,10 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   // One reader owns the console. It reads a line when the engine is idle (a
   // command) or when the target waits in DbgPrompt (the answer), so a line
   // typed for a prompt is never taken as a command, nor the other way round.
-  std::mutex turn_mutex;
-  std::condition_variable turn_cv;
+  // Static: the reader may still wait on them when this function returns, and a
+  // condition variable destroyed under a waiter blocks for ever (kd ends with _Exit).
+  static std::mutex turn_mutex;
+  static std::condition_variable turn_cv;
   bool engine_idle = false, console_eof = false;
   std::string current_prompt;
   std::optional<std::string> target_prompt;  // DbgPrompt text while the target waits
@@ -296,7 +298,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
     run(cmd->line);
     std::string prompt = engine.prompt();
     hub.set_prompt(prompt);
-    if (cmd->origin == 0) {
+    if (cmd->origin == 0 && !engine.quit_requested()) {  // after q, no prompt for another line
       std::lock_guard lock(turn_mutex);
       current_prompt = prompt;
       engine_idle = true;
