@@ -1,5 +1,5 @@
 // The -k connection string: one way to say a connection, shared by kd, the
-// Python API and test configs (architecture.md, "One way to say a connection").
+// Python API and test configs (docs/architecture.md section 2, "One way to say a connection").
 #pragma once
 #include <cstdint>
 #include <expected>

@@ -1,7 +1,7 @@
 """Cross-checks openkd's KDNET codec (core/wire/kdnet.cpp, through the kdnet_tool CLI)
 against an independent computation with hashlib/hmac and python3-cryptography.
 
-The Python reference below is written from shared/docs/kd-protocol.md section 6 and is
+The Python reference below is written from docs/protocol.md section 6 and is
 itself checked against cpp_tests/vectors/kdnet.json first, so a disagreement with the
 tool points at the C++ code. Run with OPENKD_BUILD set to a build directory that
 contains kdnet_tool (the Makefile sets it).

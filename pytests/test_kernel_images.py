@@ -45,7 +45,7 @@ ENTRY_POINTS = {"simkrnl.exe": "KiSystemStartup", "simdrv.sys": "DriverEntry",
                 "simdrv2.sys": "DriverEntry"}
 CHAIN = ["Level1", "Level2", "Level3", "Level4", "Level5"]
 
-# Structure sizes and the offsets ABI.md and kd-protocol.md section 5 name.
+# Structure sizes and the offsets ABI.md and docs/protocol.md section 5 name.
 PDB_STRUCTS = {
     "_LIST_ENTRY": (0x10, {"Flink": 0x0, "Blink": 0x8}),
     "_UNICODE_STRING": (0x10, {"Length": 0x0, "MaximumLength": 0x2, "Buffer": 0x8}),

@@ -15,7 +15,7 @@ std::string local_identity();
 /// else /tmp/openkd-UID. Created with mode 0700 when missing.
 std::filesystem::path runtime_dir();
 /// Replaces the first %d/%x with the process id and the second with the thread id
-/// (remoting.md); "%%" is a literal percent.
+/// (docs/remoting.md section 2); "%%" is a literal percent.
 std::string expand_pipe_codes(std::string_view name, long pid, long tid);
 /// Where the Unix socket of a pipe name lives: the name itself when it holds a
 /// '/', else inside runtime_dir().

@@ -31,7 +31,7 @@ struct KindInfo {
 };
 
 // Keys each kind accepts per role, and the expected form quoted in errors
-// (remoting.md). bind= is openkd's: listen on one address instead of all.
+// (docs/remoting.md section 2). bind= is openkd's: listen on one address instead of all.
 constexpr std::array<KindInfo, 5> kinds{{
     {TransportKind::tcp, "tcp", "port clicon hidden password ipversion bind",
      "server clicon port password ipversion",

@@ -1,4 +1,4 @@
-// Transport strings of -server/-remote (remoting.md): parsing and the listing form.
+// Transport strings of -server/-remote (docs/remoting.md section 2): parsing and the listing form.
 #pragma once
 #include <cstdint>
 #include <expected>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages openkd needs, only when one is missing.
-# One list, one place: architecture.md names why each is here.
+# One list, one place: docs/architecture.md section 3 names why each is here.
 set -e
 PKGS="build-essential cmake ninja-build pkg-config
 libboost1.81-dev libboost-test1.81-dev

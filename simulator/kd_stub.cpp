@@ -436,7 +436,7 @@ bool KdStub::handle_not_implemented(const wire::Manipulate&, wire::Manipulate& r
 }
 
 bool KdStub::handle_clear_all_internal_breakpoints(const wire::Manipulate&, wire::Manipulate&, TimePoint) {
-  return false;  // no internal breakpoints exist; this API has no reply (kd-protocol.md)
+  return false;  // no internal breakpoints exist; this API has no reply (docs/protocol.md section 2)
 }
 
 bool KdStub::handle_check_low_memory(const wire::Manipulate&, wire::Manipulate&, TimePoint) {

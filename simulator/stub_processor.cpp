@@ -9,11 +9,11 @@ namespace {
 using wire::Manipulate;
 using wire::MemoryTransfer;
 
-// AMD64 control space addresses (kd-protocol.md section 2).
+// AMD64 control space addresses (docs/protocol.md section 2).
 enum : std::uint64_t { kControlKpcr = 0, kControlKprcb = 1, kControlSpecialRegisters = 2, kControlThread = 3 };
 constexpr std::uint32_t kManuallyInitiatedCrash = 0xE2;  // MANUALLY_INITIATED_CRASH
 
-// DBGKD_GET_VERSION64 facts for this target (kd-protocol.md section 2).
+// DBGKD_GET_VERSION64 facts for this target (docs/protocol.md section 2).
 constexpr std::uint16_t kMajorFreeNt = 0x0F;  // NT kernel (0x0 high byte), free build (0xF)
 constexpr std::uint8_t kMaxStateChange = 0x3033 - 0x3030;     // DbgKdMaximumStateChange - minimum
 constexpr std::uint8_t kMaxManipulate = 0x3161 - 0x3130;      // DbgKdMaximumManipulate - minimum

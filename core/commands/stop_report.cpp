@@ -7,7 +7,7 @@
 namespace openkd::commands {
 namespace {
 
-// KDDEBUGGER_DATA64 fields (kd-protocol.md section 5; KiBugcheckData per simulator/ABI.md).
+// KDDEBUGGER_DATA64 fields (docs/protocol.md section 5).
 constexpr std::uint64_t kDebuggerDataBreakpointWithStatus = 0x20;
 constexpr std::uint64_t kDebuggerDataKiBugcheckData = 0x88;
 constexpr std::uint64_t kDbgStatusBugcheckFirst = 3;

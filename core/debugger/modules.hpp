@@ -22,7 +22,7 @@ struct Module {
   bool contains(std::uint64_t address) const { return address >= base && address - base < size; }
 };
 
-// LDR_DATA_TABLE_ENTRY (AMD64) offsets: kd-protocol.md section 5.
+// LDR_DATA_TABLE_ENTRY (AMD64) offsets: docs/protocol.md section 5.
 inline constexpr std::uint64_t kLdrDllBase = 0x30, kLdrEntryPoint = 0x38, kLdrSizeOfImage = 0x40,
                                kLdrFullDllName = 0x48, kLdrBaseDllName = 0x58, kLdrEntrySize = 0x68;
 /// A walk gives up after this many entries (a corrupt list may never return to its head).

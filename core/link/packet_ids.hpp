@@ -1,4 +1,4 @@
-// Packet id arithmetic for the two id schemes KD uses (shared/docs/kd-protocol.md
+// Packet id arithmetic for the two id schemes KD uses (docs/protocol.md
 // section 1 "Packet ids and retries" and section 6). Pure functions: the Link
 // keeps the state, these say what the numbers are.
 #pragma once

@@ -1,4 +1,4 @@
-// AMD64 CONTEXT and KSPECIAL_REGISTERS, field by field (kd-protocol.md section 5).
+// AMD64 CONTEXT and KSPECIAL_REGISTERS, field by field (docs/protocol.md section 5).
 #include "core/wire/context.hpp"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // AMD64 CONTEXT (1232 bytes) and KSPECIAL_REGISTERS (224 bytes), field by field.
-// Offsets: shared/docs/kd-protocol.md section 5. Encoded explicitly, never memcpy'd.
+// Offsets: docs/protocol.md section 5. Encoded explicitly, never memcpy'd.
 #pragma once
 #include <array>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // DBGKD_MANIPULATE_STATE64: API names, the union layout per API and the codec
-// (kd-protocol.md section 2; union offsets from windbgkd.h).
+// (docs/protocol.md section 2; union offsets from windbgkd.h).
 #include "core/wire/dbgkd.hpp"
 
 #include <algorithm>

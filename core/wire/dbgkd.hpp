@@ -1,4 +1,4 @@
-// Every DBGKD message of shared/docs/kd-protocol.md sections 2-4, as typed
+// Every DBGKD message of docs/protocol.md sections 2-4, as typed
 // structures with explicit little-endian encode/decode. Decoders never throw
 // and never read out of bounds; inconsistent lengths are errors.
 #pragma once

@@ -1,5 +1,5 @@
 // The target's I/O packets: KD_DEBUG_IO (3), KD_TRACE_IO (9), KD_CONTROL_REQUEST
-// (10) and KD_FILE_IO (11) (kd-protocol.md section 4, layouts from windbgkd.h).
+// (10) and KD_FILE_IO (11) (docs/protocol.md section 4, layouts from windbgkd.h).
 #include <algorithm>
 
 #include "core/wire/codec_util.hpp"

@@ -1,5 +1,5 @@
 // DBGKD_ANY_WAIT_STATE_CHANGE (packet type 7): 240 bytes, the union picked by
-// NewState, the AMD64 control report, and the data that follows (kd-protocol.md section 3).
+// NewState, the AMD64 control report, and the data that follows (docs/protocol.md section 3).
 #include <algorithm>
 
 #include "core/wire/codec_util.hpp"

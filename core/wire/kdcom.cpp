@@ -1,4 +1,4 @@
-// KDCOM framing: packet writer and the push parser (kd-protocol.md section 1).
+// KDCOM framing: packet writer and the push parser (docs/protocol.md section 1).
 #include "core/wire/kdcom.hpp"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // KDCOM framing: the 16-byte packet header, the writer and an I/O-free push parser.
-// Wire facts: shared/docs/kd-protocol.md section 1.
+// Wire facts: docs/protocol.md section 1.
 #pragma once
 #include <cstdint>
 #include <expected>

@@ -1,4 +1,4 @@
-// KDNET datagram codec and handshake payloads (shared/docs/kd-protocol.md section 6).
+// KDNET datagram codec and handshake payloads (docs/protocol.md section 6).
 #include "core/wire/kdnet.hpp"
 
 #include <openssl/crypto.h>

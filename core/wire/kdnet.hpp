@@ -1,6 +1,6 @@
 // KDNET (KD over UDP): key strings, the authenticated and encrypted datagram,
 // the control channel's POKE/RESPONSE handshake and the data key.
-// Wire facts: shared/docs/kd-protocol.md section 6. Crypto is OpenSSL EVP only.
+// Wire facts: docs/protocol.md section 6. Crypto is OpenSSL EVP only.
 #pragma once
 #include <array>
 #include <cstddef>

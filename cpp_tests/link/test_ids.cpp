@@ -1,4 +1,4 @@
-// Packet id arithmetic, one row per fact of kd-protocol.md sections 1 and 6.
+// Packet id arithmetic, one row per fact of docs/protocol.md sections 1 and 6.
 #include <boost/test/unit_test.hpp>
 
 #include "core/link/packet_ids.hpp"

@@ -1,5 +1,5 @@
 // The target role over KDCOM, scripted from raw bytes: the test plays the
-// debugger and checks every id against kd-protocol.md section 1.
+// debugger and checks every id against docs/protocol.md section 1.
 #include <boost/test/unit_test.hpp>
 
 #include "cpp_tests/link/script.hpp"

@@ -1,4 +1,4 @@
-// Both roles with KDNET ids (kd-protocol.md section 6), one datagram payload
+// Both roles with KDNET ids (docs/protocol.md section 6), one datagram payload
 // per on_receive: ids count by 2, ACKs echo them, RESET keeps counting, no
 // 0xAA trailer, break-in is the one-byte payload 'b'.
 #include <boost/test/unit_test.hpp>

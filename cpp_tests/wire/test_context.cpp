@@ -1,5 +1,5 @@
 // CONTEXT (AMD64, 1232 bytes) and KSPECIAL_REGISTERS (224 bytes) from hand-written
-// bytes: a distinct value at every documented offset (kd-protocol.md section 5).
+// bytes: a distinct value at every documented offset (docs/protocol.md section 5).
 #include <boost/test/unit_test.hpp>
 
 #include "core/wire/context.hpp"

@@ -1,4 +1,4 @@
-// Decoding of byte strings written by hand from kd-protocol.md's offsets (never
+// Decoding of byte strings written by hand from docs/protocol.md's offsets (sections 2-4) (never
 // produced by the encoder), so an offset mistake shared by encoder and decoder shows.
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>

@@ -11,7 +11,7 @@ using namespace wiretest;
 
 namespace {
 
-// Hand-written packets (header fields little-endian, kd-protocol.md section 1).
+// Hand-written packets (header fields little-endian, docs/protocol.md section 1).
 const Bytes kAck = unhex("69696969 0400 0000 00008080 00000000");    // ACK 0x80800000
 const Bytes kReset = unhex("69696969 0600 0000 00000000 00000000");  // RESET 0
 const Bytes kData = unhex("30303030 0200 0400 01008080 0a000000 01020304 aa");  // body sum 10

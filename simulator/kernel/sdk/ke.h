@@ -1,5 +1,5 @@
 /* Processor and thread structures of the simulated kernel.
- * Offsets named in simulator/ABI.md and kd-protocol.md follow Windows 10 x64 and are
+ * Offsets named in simulator/ABI.md and docs/protocol.md section 5 follow Windows 10 x64 and are
  * asserted below; fields past them are this kernel's own (named Sim*). */
 #ifndef SIMKERNEL_KE_H
 #define SIMKERNEL_KE_H
@@ -27,7 +27,7 @@ typedef struct DECLSPEC_ALIGN(16) _XSAVE_FORMAT {
 } XSAVE_FORMAT;
 C_ASSERT(sizeof(XSAVE_FORMAT) == 512);
 
-/* The AMD64 CONTEXT record (1232 bytes, kd-protocol.md section 5). */
+/* The AMD64 CONTEXT record (1232 bytes, docs/protocol.md section 5). */
 typedef struct DECLSPEC_ALIGN(16) _CONTEXT {
   ULONG64 P1Home, P2Home, P3Home, P4Home, P5Home, P6Home;
   ULONG ContextFlags, MxCsr;
@@ -52,7 +52,7 @@ typedef struct _KDESCRIPTOR {
   PVOID Base;
 } KDESCRIPTOR;
 
-/* KSPECIAL_REGISTERS, 224 bytes (kd-protocol.md section 5). */
+/* KSPECIAL_REGISTERS, 224 bytes (docs/protocol.md section 5). */
 typedef struct _KSPECIAL_REGISTERS {
   ULONG64 Cr0, Cr2, Cr3, Cr4;
   ULONG64 KernelDr0, KernelDr1, KernelDr2, KernelDr3, KernelDr6, KernelDr7;
