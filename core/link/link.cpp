@@ -43,10 +43,10 @@ Link::Link(Link&&) noexcept = default;
 Link& Link::operator=(Link&&) noexcept = default;
 Link::~Link() = default;
 
-std::expected<void, SendError> Link::send(PacketType type, wire::Bytes body, TimePoint now) {
+std::expected<void, SendError> Link::send(PacketType type, wire::Bytes body, TimePoint now, Replay replay) {
   if (!is_data_type(type)) return std::unexpected(SendError::NotADataType);
   if (body.size() > wire::kdcom::kMaxBody) return std::unexpected(SendError::BodyTooLarge);
-  queue_.push_back(Outgoing{type, std::move(body)});
+  queue_.push_back(Outgoing{type, std::move(body), replay});
   pump(now);
   return {};
 }
@@ -58,6 +58,7 @@ void Link::send_break_in() {
 
 void Link::start_sync(TimePoint now) {
   if (!host()) return;  // a target only answers RESETs
+  if (ever_synchronized_ && config_.turn_taking) hold_in_flight(now);
   sync_ = Sync::Resetting;
   resets_this_sync_ = 0;
   send_reset(now);
@@ -76,7 +77,13 @@ void Link::on_timer(TimePoint now) {
       send_reset(now);
     }
   }
-  if (in_flight_ && may_send_data() && now >= in_flight_->deadline) {
+  if (waits_on_timer() && now >= in_flight_->deadline) {
+    if (in_flight_->held) {
+      // No evidence that the target has it: send it again with today's id.
+      in_flight_->held = false;
+      retransmit(now, false);
+      return;
+    }
     ++counters_.timeouts;
     if (in_flight_->retries >= config_.max_retries) {
       give_up();
@@ -105,7 +112,7 @@ std::optional<TimePoint> Link::next_deadline() const {
   std::optional<TimePoint> due;
   auto consider = [&](TimePoint t) { due = due ? std::min(*due, t) : t; };
   if (sync_ == Sync::Resetting) consider(next_reset_);
-  if (in_flight_ && may_send_data()) consider(in_flight_->deadline);
+  if (waits_on_timer()) consider(in_flight_->deadline);
   if (quiet_deadline_) consider(*quiet_deadline_);
   return due;
 }
@@ -117,6 +124,7 @@ void Link::pump(TimePoint now) {
   counters_.bytes_sent += next.body.size();
   ++counters_.packets_sent;
   in_flight_ = InFlight{Packet{next.type, send_id_, std::move(next.body)}};
+  in_flight_->replay = next.replay;
   transmit(now);
 }
 
@@ -132,9 +140,11 @@ void Link::retransmit(TimePoint now, bool requested) {
   transmit(now);
 }
 
-void Link::complete_send(TimePoint now) {
+void Link::complete_send(TimePoint now, bool id_used) {
   emit(SendComplete{in_flight_->packet.id, in_flight_->packet.type});
-  send_id_ = ids::after_send(config_.scheme, send_id_);
+  // A held packet completed by evidence never went out under its new id:
+  // the target still expects that id next.
+  if (id_used) send_id_ = ids::after_send(config_.scheme, send_id_);
   in_flight_.reset();
   pump(now);
 }
@@ -171,9 +181,31 @@ void Link::synchronize(Synchronized::By by, TimePoint now) {
     // Held back while we were resetting; its id may have restarted.
     in_flight_->packet.id = send_id_;
     in_flight_->retries = 0;
-    retransmit(now, true);
+    if (in_flight_->held) {
+      in_flight_->deadline = now + config_.retry_timeout;  // wait for evidence first
+    } else {
+      retransmit(now, true);
+    }
   }
   pump(now);
+}
+
+void Link::hold_in_flight(TimePoint now) {
+  if (!in_flight_ || in_flight_->held) return;
+  if (!config_.turn_taking) {
+    // Without turn-taking there is no evidence to wait for: send it again now.
+    in_flight_->retries = 0;
+    if (may_send_data()) retransmit(now, true);
+    return;
+  }
+  in_flight_->held = true;
+  in_flight_->deadline = now + config_.retry_timeout;
+  ++counters_.held_sends;
+}
+
+bool Link::waits_on_timer() const {
+  if (!in_flight_ || !may_send_data()) return false;
+  return !(in_flight_->held && in_flight_->replay == Replay::Never);
 }
 
 void Link::give_up() {

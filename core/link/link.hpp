@@ -1,4 +1,4 @@
-// KD reliable delivery as an I/O-free state machine (architecture.md, core/link).
+// KD reliable delivery as an I/O-free state machine (docs/architecture.md section 1, core/link).
 //
 // Bytes and time go in (on_receive, send, on_timer, ...); frames to write and
 // events come out (take_frame, take_event); next_deadline says when on_timer
@@ -17,7 +17,7 @@
 // any KDCOM implementation (this one included); over KDNET the HMAC rejects
 // any damage before the link sees it.
 //
-// KDCOM RESET rules this link follows (kd-protocol.md section 1, plus what
+// KDCOM RESET rules this link follows (docs/protocol.md section 1 "RESET", plus what
 // keeps delivery sound when RESETs or their answers are lost):
 // - only the target's RESET answer restarts the debugger's send ids; a SYNC
 //   packet restarts what the debugger expects, never what it sends (except
@@ -54,7 +54,8 @@ public:
   void on_receive(wire::ByteView bytes, TimePoint now);
   /// Queues a data packet; it goes out when nothing else is in flight (and,
   /// on the host, once synchronised).
-  std::expected<void, SendError> send(wire::kdcom::PacketType type, wire::Bytes body, TimePoint now);
+  std::expected<void, SendError> send(wire::kdcom::PacketType type, wire::Bytes body, TimePoint now,
+                                      Replay replay = Replay::AfterTimeout);
   /// Host: the break-in byte 'b', sent at once, outside any packet.
   void send_break_in();
   /// Host: (re)synchronise: send RESET now and every reset_interval until the
@@ -88,12 +89,15 @@ private:
   struct Outgoing {
     wire::kdcom::PacketType type;
     wire::Bytes body;
+    Replay replay = Replay::AfterTimeout;
   };
   struct InFlight {
     wire::kdcom::Packet packet;
     int retries = 0;  // timeouts so far
     int attempts = 0; // retransmissions so far (timeouts and RESENDs)
     TimePoint deadline{};
+    Replay replay = Replay::AfterTimeout;
+    bool held = false;  // host: ids restarted under it; waits for evidence (see Replay)
   };
 
   bool kdcom() const { return config_.scheme == IdScheme::Kdcom; }
@@ -110,19 +114,21 @@ private:
   void on_resend(TimePoint now);
   void on_reset(std::uint32_t id, TimePoint now);
   void on_framing_error(const wire::kdcom::FrameEvent& frame);
-  void accept(wire::kdcom::Packet packet);
+  void accept(wire::kdcom::Packet packet, TimePoint now);
   void drop_duplicate(const wire::kdcom::Packet& packet);
 
   // sending (link.cpp)
   void pump(TimePoint now);
   void transmit(TimePoint now);
   void retransmit(TimePoint now, bool requested);
-  void complete_send(TimePoint now);
+  void complete_send(TimePoint now, bool id_used = true);
   void send_control(wire::kdcom::PacketType type, std::uint32_t id);
   void send_reset(TimePoint now);        // a periodic RESET of the sync cycle
   void send_reset_frame(TimePoint now);  // one RESET on the wire
   void synchronize(Synchronized::By by, TimePoint now);
   void give_up();
+  void hold_in_flight(TimePoint now);
+  bool waits_on_timer() const;
 
   void emit(LinkEvent event) { events_.push_back(std::move(event)); }
 

@@ -1,6 +1,6 @@
 // Link: the receiving half. Frames from the parser become ACKs, RESENDs,
 // RESET answers, delivered packets and events. Wire facts:
-// shared/docs/kd-protocol.md section 1 "Packet ids and retries" and section 6.
+// docs/protocol.md section 1 "Packet ids and retries" and section 6.
 #include <algorithm>
 
 #include "core/link/link.hpp"
@@ -133,13 +133,23 @@ void Link::on_reset(std::uint32_t id, TimePoint now) {
     // packet the target took before it restarted. The SYNC packet accepted
     // last stays a duplicate if it comes again: it was pending at this RESET.
     if (kdcom() && sync_ == Sync::Synchronized) {
+      if (config_.turn_taking && now - last_reset_sent_ > config_.late_answer_window) {
+        // Too late to answer anything we sent: most likely a damaged ACK
+        // (control packets carry no checksum; 4 -> 6 is one bit). Restart
+        // both sides' ids with a RESET of our own; the in-flight packet is
+        // held until the target shows whether it has it (LinkConfig).
+        ++counters_.unexpected_resets;
+        start_sync(now);
+        return;
+      }
       expected_.reset();
       if (send_id_ != ids::kKdcomInitial) {
         send_id_ = ids::kKdcomInitial;
         if (in_flight_) {
+          // The target may have taken it before it restarted: hold it.
           in_flight_->packet.id = send_id_;
           in_flight_->retries = 0;
-          retransmit(now, true);
+          hold_in_flight(now);
         }
       }
     }
@@ -189,7 +199,7 @@ void Link::on_data_target(Packet packet, TimePoint now) {
   if (fresh) {
     expected_ = ids::after_receive(config_.scheme, packet.id);
     implicit_ack_armed_ = true;
-    accept(std::move(packet));
+    accept(std::move(packet), now);
   } else {
     drop_duplicate(packet);
   }
@@ -238,7 +248,7 @@ void Link::on_data_host(Packet packet, TimePoint now) {
     } else if (!ever_synchronized_) {
       synchronize(Synchronized::By::SyncPacket, now);  // see above: a fresh debugger
     }
-    accept(std::move(packet));
+    accept(std::move(packet), now);
     return;
   }
 
@@ -254,10 +264,17 @@ void Link::on_data_host(Packet packet, TimePoint now) {
   // A debugger that never synchronised adopts a target already mid-session;
   // one that lost its target (PeerGone) waits for start_sync instead.
   if (sync_ != Sync::Synchronized && !ever_synchronized_) synchronize(Synchronized::By::FirstPacket, now);
-  accept(std::move(packet));
+  accept(std::move(packet), now);
 }
 
-void Link::accept(Packet packet) {
+void Link::accept(Packet packet, TimePoint now) {
+  // Host: a target packet after a RESET that held our in-flight packet is
+  // the evidence that it arrived (KD's turn-taking: the target answers, or
+  // runs and reports, only after it took our request).
+  if (host() && in_flight_ && in_flight_->held && sync_ == Sync::Synchronized) {
+    ++counters_.evidence_acks;
+    complete_send(now, false);
+  }
   ++counters_.packets_received;
   counters_.bytes_received += packet.body.size();
   emit(PacketReceived{std::move(packet)});

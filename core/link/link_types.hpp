@@ -43,6 +43,17 @@ struct LinkConfig {
   /// off for a link whose sides send independently. Not applied to the
   /// first packet after a RESET (the debugger re-sends its pending one).
   bool data_counts_as_ack = true;
+  /// Host: the link carries KD's turn-taking (the target answers, or runs and
+  /// reports, only after it took our packet), as a debugger session does.
+  /// Then (a) an in-flight packet is held across a mid-session RESET rather
+  /// than sent again at once (see Replay), and (b) a KDCOM RESET arriving
+  /// while synchronised more than late_answer_window after the last RESET we
+  /// sent answers nothing we sent: control packets carry no checksum, so it is
+  /// most likely an ACK (type 4) with one flipped bit (type 6), and the link
+  /// resynchronises both sides instead of restarting only its own ids
+  /// (docs/protocol.md section 1). Off for links whose sides send independently.
+  bool turn_taking = false;
+  std::chrono::milliseconds late_answer_window{3000};
 
   static LinkConfig host(IdScheme scheme) {
     LinkConfig c;
@@ -135,12 +146,22 @@ struct LinkCounters {
   std::uint64_t bad_controls = 0;
   std::uint64_t truncated_datagrams = 0;  // KDNET: a datagram that ended mid-packet
   std::uint64_t pseudo_packets = 0;       // KDNET: the target's 12-byte leader-0 hello
+  std::uint64_t unexpected_resets = 0;    // host: RESETs that answered nothing we sent (resynchronised)
+  std::uint64_t held_sends = 0;           // host: in-flight packets held across a RESET
+  std::uint64_t evidence_acks = 0;        // host: held packets completed by the target's next packet
 
   std::uint64_t framing_errors() const {
     return garbage_runs + bad_checksums + missing_trailers + bodies_too_large + unknown_types +
            bad_controls + truncated_datagrams;
   }
 };
+
+/// What a host does with its in-flight packet when a RESET restarts the ids
+/// mid-session. The target may already have taken (and acted on) it, so it is
+/// held: a data packet from the target is the evidence that it arrived and
+/// completes it; without evidence it goes again after retry_timeout
+/// (AfterTimeout) or never (Never: a Continue, which must not run twice).
+enum class Replay { AfterTimeout, Never };
 
 /// Why send() refused a packet.
 enum class SendError {
