@@ -1,5 +1,8 @@
 #include "simulator/simulator_thread.hpp"
 
+#include <optional>
+#include <utility>
+
 namespace openkd::sim {
 
 SimulatorThread::SimulatorThread(std::unique_ptr<Simulator> sim, std::uint64_t slice)
@@ -43,27 +46,37 @@ void SimulatorThread::disconnect() {
 }
 
 void SimulatorThread::with(const std::function<void(Simulator&)>& fn) {
-  // The loop holds the lock except while it emulates or sleeps: taking it
-  // here waits for the current slice to finish.
-  std::lock_guard lock(mutex_);
+  // The simulator is the loop's while it emulates a slice: wait for its end.
+  std::lock_guard sim(sim_mutex_);
   fn(*sim_);
 }
 
 void SimulatorThread::loop() {
-  std::unique_lock lock(mutex_);
-  while (!stop_) {
-    auto now = std::chrono::steady_clock::now();
-    if (disconnect_) {
-      sim_->disconnected(now);
-      disconnect_ = false;
-    }
-    if (!inbox_.empty()) {
-      wire::Bytes in;
+  // Two locks: mutex_ guards only the byte pipe and the flags, so write(),
+  // read() and disconnect() never wait behind an emulation slice; sim_mutex_
+  // guards the simulator (the loop's, or with()'s between slices).
+  for (;;) {
+    bool disconnect = false;
+    wire::Bytes in;
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      disconnect = std::exchange(disconnect_, false);
       in.swap(inbox_);
-      sim_->feed(in, now);
     }
-    RunProgress p = sim_->run_for(slice_, now);
-    wire::Bytes out = sim_->take_output(now);
+    RunProgress p;
+    wire::Bytes out;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard sim(sim_mutex_);
+      if (disconnect) sim_->disconnected(now);
+      if (!in.empty()) sim_->feed(in, now);
+      p = sim_->run_for(slice_, now);
+      out = sim_->take_output(now);
+      deadline = sim_->next_deadline();
+    }
+    std::unique_lock lock(mutex_);
     if (!out.empty()) {
       outbox_.insert(outbox_.end(), out.begin(), out.end());
       readable_.notify_all();
@@ -71,13 +84,8 @@ void SimulatorThread::loop() {
     if (p.idle) {
       // Nothing runs: sleep until input, the next deadline, or 50 ms.
       auto until = now + std::chrono::milliseconds(50);
-      if (auto d = sim_->next_deadline(); d && *d < until) until = *d;
+      if (deadline && *deadline < until) until = *deadline;
       wake_.wait_until(lock, until, [&] { return stop_ || disconnect_ || !inbox_.empty(); });
-    } else {
-      // Let writers and with() in between slices.
-      lock.unlock();
-      std::this_thread::yield();
-      lock.lock();
     }
   }
 }

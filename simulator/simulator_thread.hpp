@@ -40,7 +40,8 @@ private:
   void loop();
   std::unique_ptr<Simulator> sim_;
   std::uint64_t slice_;
-  std::mutex mutex_;
+  std::mutex mutex_;      // the byte pipe and the flags
+  std::mutex sim_mutex_;  // the simulator
   std::condition_variable wake_, readable_;
   wire::Bytes inbox_, outbox_;
   bool disconnect_ = false, stop_ = false;

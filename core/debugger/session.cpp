@@ -2,38 +2,45 @@
 
 #include <csignal>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
+#include <future>
 
 namespace openkd::debugger {
 
-using wire::kdcom::Packet;
-using wire::kdcom::PacketType;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-link::LinkConfig host_config(const SessionOptions& o) {
-  auto c = link::LinkConfig::host(link::IdScheme::Kdcom);
-  c.max_resets = o.resets > 0 ? o.resets : 0;  // resets=0 and the default keep resetting
+HostConfig host_config(const SessionOptions& o) {
+  HostConfig c;
+  c.scheme = o.scheme;
+  c.resets = o.resets > 0 ? o.resets : 0;  // resets=0 and the default keep resetting
+  c.request_timeout = o.request_timeout;
   return c;
 }
 
-std::string api_label(std::uint32_t api) {
-  auto n = wire::api_name(api);
-  return n ? std::string(*n) : fmt::format("API {:#x}", api);
-}
+// The I/O thread answers every request within request_timeout (the session's
+// own deadline); this margin only guards against an I/O thread that is stuck.
+constexpr std::chrono::seconds kFacadeMargin{5};
 
-std::string utf16_to_utf8(const std::u16string& s) {
-  std::string out;
-  for (char16_t c : s) out.push_back(c < 0x80 ? char(c) : '?');
-  return out;
+// x64 only: CONTEXT and KSPECIAL_REGISTERS are AMD64's (docs/protocol.md section 5).
+constexpr std::uint16_t kMachineAmd64 = 0x8664;
+
+std::string machine_name(std::uint16_t m) {
+  switch (m) {
+    case 0x014c: return "x86";
+    case 0x01c4: return "ARM";
+    case 0xaa64: return "ARM64";
+    case 0x0200: return "IA64";
+    default: return fmt::format("machine {:#06x}", m);
+  }
 }
 
 }  // namespace
 
 KdSession::KdSession(SessionOptions options)
-    : options_(std::move(options)), link_(host_config(options_)), kdfiles_(options_.kdfiles) {}
+    : options_(std::move(options)), files_(options_.file_system ? *options_.file_system : host_file_system()) {
+  files_.set_files(options_.kdfiles);
+}
 
 KdSession::~KdSession() { close(); }
 
@@ -42,292 +49,218 @@ Result<void> KdSession::start() {
   // ends the process: leave a handler the program set, replace only the default.
   struct sigaction current {};
   if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
-  asio::co_spawn(io_, run_transport(), asio::detached);
-  asio::co_spawn(io_, run_timer(), asio::detached);
+  RunnerOptions ro;
+  ro.open = options_.open;
+  ro.reconnect = options_.reconnect;
+  runner_ = std::make_unique<HostRunner>(
+      io_.get_executor(), host_config(options_), std::move(ro), [this](HostEvent&& e) { on_event(std::move(e)); },
+      [this](std::expected<void, std::string> r) {
+        {
+          std::lock_guard lock(mutex_);
+          opened_ = std::move(r);
+        }
+        cv_.notify_all();
+      });
+  runner_->start();
   thread_ = std::thread([this] { io_.run(); });
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [&] { return opened_ || failure_; });
-  if (!opened_) return std::unexpected(Error{*failure_});
+  cv_.wait(lock, [&] { return opened_.has_value(); });
+  if (!*opened_) return std::unexpected(Error{opened_->error(), 0, ErrorKind::Disconnected});
   return {};
 }
 
 void KdSession::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  cv_.notify_all();
   if (thread_.joinable()) {
     asio::post(io_, [this] {
-      if (stream_) stream_->close();
+      if (runner_) runner_->stop();
       io_.stop();
     });
     thread_.join();
   }
+  runner_.reset();
 }
 
-void KdSession::fail(std::string why) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!failure_) failure_ = std::move(why);
-  }
-  cv_.notify_all();
-}
+// ---------------------------------------------------------------- I/O thread
 
-void KdSession::notice(std::string line) {
-  if (callbacks_.on_notice) callbacks_.on_notice(line);
-}
-
-asio::awaitable<void> KdSession::run_transport() {
-  bool ever_opened = false;
-  for (;;) {
-    auto opened = co_await options_.open();
-    if (!opened) {
-      if (!options_.reconnect || !ever_opened) {
-        if (!options_.reconnect) {
-          fail(opened.error());
-          co_return;
+void KdSession::on_event(HostEvent&& e) {
+  auto notice = [&](std::string_view line) {
+    if (callbacks_.on_notice) callbacks_.on_notice(line);
+  };
+  std::visit(
+      [&](auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, ReplyReady> || std::is_same_v<T, RequestFailed>) {
+          std::lock_guard lock(mutex_);
+          if (ev.id != waiting_id_) return;  // abandoned
+          if constexpr (std::is_same_v<T, ReplyReady>) answer_ = Result<Answer>(Answer(std::move(ev.reply)));
+          else answer_ = Result<Answer>(std::unexpected(std::move(ev.error)));
+          cv_.notify_all();
+        } else if constexpr (std::is_same_v<T, Stopped>) {
+          std::lock_guard lock(mutex_);
+          running_ = false;
+          if (ev.id != 0 && ev.id == waiting_id_) {
+            answer_ = Result<Answer>(Answer(StopEvent{std::move(ev.change)}));
+          } else {
+            // Nobody asked for it: kept (the newest only) for wait_for_stop, never for a resume.
+            unclaimed_stop_ = StopEvent{std::move(ev.change)};
+          }
+          cv_.notify_all();
+        } else if constexpr (std::is_same_v<T, Printed>) {
+          if (callbacks_.on_print) callbacks_.on_print(ev.text);
+        } else if constexpr (std::is_same_v<T, PromptAsked>) {
+          if (callbacks_.on_prompt) callbacks_.on_prompt(ev.id, ev.prompt, ev.max_length);
+          else runner_->session().answer_prompt(ev.id, {}, Clock::now());  // nobody to ask: an empty line
+        } else if constexpr (std::is_same_v<T, FileRequested>) {
+          std::string line;
+          auto reply = files_.answer(ev.request, &line);
+          if (!line.empty()) notice(line);
+          runner_->session().answer_file(std::move(reply), Clock::now());
+        } else if constexpr (std::is_same_v<T, Notice>) {
+          notice(ev.line);
+        } else if constexpr (std::is_same_v<T, Connected>) {
+          notice("Connected: link synchronised");
+        } else if constexpr (std::is_same_v<T, TargetLost>) {
+          if (!options_.reconnect) {
+            std::lock_guard lock(mutex_);
+            lost_ = ev.why;
+            cv_.notify_all();
+          }
+          notice(fmt::format("target lost: {}", ev.why));
         }
-      }
-      // reconnect: the VM may not be up yet; try again shortly.
-      asio::steady_timer wait(io_, std::chrono::milliseconds(250));
-      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    stream_ = std::move(*opened);
-    if (!ever_opened) {
-      ever_opened = true;
-      {
-        std::lock_guard lock(mutex_);
-        opened_ = true;
-      }
-      cv_.notify_all();
-    } else {
-      notice(fmt::format("Reconnected to {}", stream_->describe()));
-    }
-    link_.start_sync(Clock::now());
-    flush();
-    std::array<std::uint8_t, 8192> buf;
-    for (;;) {
-      auto [ec, n] = co_await stream_->read_some(asio::buffer(buf));
-      if (ec || n == 0) {
-        std::string what = stream_->describe();
-        stream_->close();
-        stream_.reset();
-        out_.clear();
-        if (options_.reconnect) {
-          notice(fmt::format("Lost connection to {} ({}); waiting to reconnect...", what, ec.message()));
-          break;
-        }
-        fail(fmt::format("connection to the target lost ({}: {})", what, ec ? ec.message() : "end of file"));
-        co_return;
-      }
-      link_.on_receive(wire::ByteView(buf.data(), n), Clock::now());
-      handle_events();
-      flush();
-    }
-  }
+      },
+      e);
 }
 
-asio::awaitable<void> KdSession::run_timer() {
-  // The link reads no clock: wake at its next deadline, and at least every
-  // 50 ms so deadlines set by new sends are not missed.
-  for (;;) {
+// ---------------------------------------------------------------- caller side
+
+Result<KdSession::Answer> KdSession::call(wire::Manipulate m, Expect expect,
+                                         std::optional<std::chrono::milliseconds> limit) {
+  std::unique_lock lock(mutex_);
+  if (closed_ || !runner_) return std::unexpected(Error{"the session is closed", 0, ErrorKind::Disconnected});
+  if (lost_) return std::unexpected(Error{*lost_, 0, ErrorKind::Disconnected});
+  answer_.reset();
+  waiting_id_ = 0;
+  const std::uint64_t seq = ++call_seq_;
+  asio::post(io_, [this, m = std::move(m), expect, limit, seq]() mutable {
     auto now = Clock::now();
-    auto wake = now + std::chrono::milliseconds(50);
-    if (auto d = link_.next_deadline(); d && *d < wake) wake = *d;
-    timer_.expires_at(wake);
-    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted && io_.stopped()) co_return;
-    link_.on_timer(Clock::now());
-    handle_events();
-    flush();
-  }
-}
-
-void KdSession::flush() {
-  while (auto f = link_.take_frame()) out_.push_back(std::move(*f));
-  if (writing_ || !stream_ || out_.empty()) return;
-  writing_ = true;
-  asio::co_spawn(io_, [this]() -> asio::awaitable<void> {
-    while (stream_ && !out_.empty()) {
-      wire::Bytes frame = std::move(out_.front());
-      out_.pop_front();
-      auto ec = co_await stream_->write_all(asio::buffer(frame));
-      if (ec) break;  // the reader sees the failure and reports it
-    }
-    writing_ = false;
-  }, asio::detached);
-}
-
-void KdSession::send_packet(PacketType type, wire::Bytes body) {
-  if (auto r = link_.send(type, std::move(body), Clock::now()); !r)
-    notice(fmt::format("cannot send packet: {}", link::to_string(r.error())));
-  flush();
-}
-
-void KdSession::handle_events() {
-  while (auto ev = link_.take_event()) {
-    if (auto* p = std::get_if<link::PacketReceived>(&*ev)) {
-      handle_packet(p->packet);
-    } else if (auto* g = std::get_if<link::PeerGone>(&*ev)) {
-      fail(fmt::format("the target stopped answering ({} packet(s) dropped)", g->dropped));
-    } else if (std::holds_alternative<link::SendComplete>(*ev) && resync_after_send_) {
-      // The target took the Reboot request and restarts: its new KD stub counts
-      // ids from the beginning, so resynchronise (RESET) as WinDbg does.
-      resync_after_send_ = false;
-      link_.start_sync(Clock::now());
-    } else if (std::holds_alternative<link::Synchronized>(*ev)) {
-      notice("Connected: link synchronised");
-    } else {
-      notice(link::describe(*ev));
-    }
-  }
-}
-
-void KdSession::handle_packet(const Packet& p) {
-  switch (p.type) {
-    case PacketType::StateChange64: {
-      auto s = wire::decode_state_change(p.body);
-      if (!s) {
-        notice("malformed state change ignored: " + s.error().message);
-        return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        stops_.push_back(StopEvent{std::move(*s)});
-        running_ = false;
-      }
-      cv_.notify_all();
-      return;
-    }
-    case PacketType::StateManipulate: {
-      auto m = wire::decode_manipulate(p.body);
-      if (!m) {
-        notice("malformed manipulate reply ignored: " + m.error().message);
-        return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        if (m->api != awaited_api_ || reply_) {
-          notice(fmt::format("unexpected {} reply ignored", api_label(m->api)));
-          return;
-        }
-        reply_ = std::move(*m);
-      }
-      cv_.notify_all();
-      return;
-    }
-    case PacketType::DebugIo: handle_debug_io(p); return;
-    case PacketType::FileIo: handle_file_io(p); return;
-    case PacketType::TraceIo: return;  // ETW trace buffers: nothing to show yet
-    default: notice(fmt::format("ignored packet of type {}", wire::kdcom::to_string(p.type)));
-  }
-}
-
-void KdSession::handle_debug_io(const Packet& p) {
-  auto d = wire::decode_debug_io(p.body);
-  if (!d) {
-    notice("malformed debug I/O ignored: " + d.error().message);
-    return;
-  }
-  if (d->api == wire::kDebugIoPrintString) {
-    if (callbacks_.on_print) callbacks_.on_print(d->text);
-    return;
-  }
-  if (d->api == wire::kDebugIoGetString) {
-    // The user's answer may take a while: ask on another thread so the link keeps running.
-    auto prompt = callbacks_.on_prompt;
-    wire::DebugIo request = *d;
-    std::thread([this, prompt, request]() mutable {
-      std::string answer = prompt ? prompt(request.text, request.length_of_string_read) : std::string{};
-      if (answer.size() > request.length_of_string_read) answer.resize(request.length_of_string_read);
-      wire::DebugIo reply = request;
-      reply.text = answer;
-      reply.length_of_string_read = static_cast<std::uint32_t>(answer.size());
-      asio::post(io_, [this, body = wire::encode(reply)]() mutable {
-        send_packet(PacketType::DebugIo, std::move(body));
-      });
-    }).detach();
-  }
-}
-
-void KdSession::handle_file_io(const Packet& p) {
-  auto f = wire::decode_file_io(p.body);
-  if (!f) {
-    notice("malformed file I/O ignored: " + f.error().message);
-    return;
-  }
-  wire::FileIo reply = *f;
-  reply.path.clear();
-  reply.data.clear();
-  reply.status = wire::kStatusNoSuchFile;
-  if (f->api == wire::kFileIoCreateFile) {
-    std::string name = utf16_to_utf8(f->path);
-    std::map<std::string, std::string> files;
+    std::optional<TimePoint> deadline;
+    if (limit) deadline = now + *limit;
     {
       std::lock_guard lock(mutex_);
-      files = kdfiles_;
-    }
-    for (const auto& [target_path, host_path] : files) {
-      // .kdfiles compares names case-insensitively and by tail (\SystemRoot\...\x.sys).
-      auto lower = [](std::string s) {
-        for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-        return s;
-      };
-      std::string a = lower(name), b = lower(target_path);
-      if (a == b || (a.size() > b.size() && a.ends_with(b) && a[a.size() - b.size() - 1] == '\\')) {
-        std::ifstream in(host_path, std::ios::binary | std::ios::ate);
-        if (!in) break;
-        auto& args = std::get<wire::CreateFileArgs>(reply.args);
-        args.length = static_cast<std::uint64_t>(in.tellg());
-        args.handle = next_file_handle_++;
-        open_files_[args.handle] = host_path;
-        reply.status = wire::kStatusSuccess;
-        notice(fmt::format("KdPullRemoteFile: serving {} from {}", name, host_path));
-        break;
+      if (seq != call_seq_ || !runner_) return;  // the caller gave up before it was sent
+      if (expect == Expect::Stop) {
+        running_ = true;
+        unclaimed_stop_.reset();  // older than this resume: never its answer
       }
     }
-  } else if (f->api == wire::kFileIoReadFile) {
-    auto* args = std::get_if<wire::FileTransferArgs>(&reply.args);
-    if (args && open_files_.count(args->handle)) {
-      std::ifstream in(open_files_[args->handle], std::ios::binary);
-      in.seekg(static_cast<std::streamoff>(args->offset));
-      std::uint32_t want = std::min<std::uint32_t>(args->length, 4000 - 64);
-      reply.data.resize(want);
-      in.read(reinterpret_cast<char*>(reply.data.data()), want);
-      reply.data.resize(static_cast<std::size_t>(in.gcount()));
-      args->length = static_cast<std::uint32_t>(reply.data.size());
-      reply.status = wire::kStatusSuccess;
+    RequestId id = runner_->session().submit(std::move(m), expect, now, deadline);
+    {
+      std::lock_guard lock(mutex_);
+      waiting_id_ = id;
     }
-  } else if (f->api == wire::kFileIoCloseFile) {
-    if (auto* args = std::get_if<wire::CloseFileArgs>(&reply.args); args && open_files_.erase(args->handle))
-      reply.status = wire::kStatusSuccess;
-  }
-  send_packet(PacketType::FileIo, wire::encode(reply));
-}
-
-// ---------------------------------------------------------------- engine side
-
-Result<StopEvent> KdSession::wait_for_stop(std::optional<std::chrono::milliseconds> timeout) {
-  std::unique_lock lock(mutex_);
-  auto ready = [&] { return !stops_.empty() || failure_.has_value(); };
-  if (timeout) {
-    if (!cv_.wait_for(lock, *timeout, ready)) return std::unexpected(Error{"timed out waiting for the target"});
+    runner_->pump();
+  });
+  // Reply requests end by the session's own deadline; a margin guards the wait.
+  std::optional<Clock::time_point> guard;
+  if (expect == Expect::Reply) guard = Clock::now() + options_.request_timeout + kFacadeMargin;
+  else if (limit) guard = Clock::now() + *limit + kFacadeMargin;
+  auto ready = [&] { return answer_.has_value() || closed_ || lost_.has_value() || cancel_.load(); };
+  if (guard) {
+    if (!cv_.wait_until(lock, *guard, ready))
+      return std::unexpected(Error{"the debugger's I/O thread did not answer in time", 0, ErrorKind::Timeout});
   } else {
     cv_.wait(lock, ready);
   }
-  if (stops_.empty()) return std::unexpected(Error{*failure_});
-  last_stop_ = std::move(stops_.front());
-  stops_.pop_front();
-  running_ = false;
-  lock.unlock();
-  if (!have_version_) {
-    wire::Manipulate m;
-    m.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
-    m.args = wire::GetVersion64{};
-    auto r = request(m);
-    if (!r) return std::unexpected(r.error());
-    if (auto* v = std::get_if<wire::GetVersion64>(&r->args)) {
-      version_ = *v;
-      have_version_ = true;
-    }
+  if (answer_) {
+    auto a = std::move(*answer_);
+    answer_.reset();
+    waiting_id_ = 0;
+    return a;
   }
+  // Cancelled, closed or lost: the session drops the request (its answer, if it comes, is stray).
+  RequestId id = waiting_id_;
+  waiting_id_ = 0;
+  ++call_seq_;  // a request not submitted yet never will be
+  Error why = closed_   ? Error{"the session is closed", 0, ErrorKind::Disconnected}
+              : lost_   ? Error{*lost_, 0, ErrorKind::Disconnected}
+                        : Error{"cancelled", 0, ErrorKind::Cancelled};
+  if (id != 0 && !closed_)
+    asio::post(io_, [this, id, why] {
+      if (!runner_) return;
+      runner_->session().abandon(id, why);
+      runner_->pump();
+    });
+  return std::unexpected(why);
+}
+
+Result<wire::Manipulate> KdSession::request(wire::Manipulate m) {
+  m.processor = current_processor();
+  {
+    std::lock_guard lock(mutex_);
+    if (running_) return std::unexpected(Error{"the target is running: break in first (Ctrl-C)", 0, ErrorKind::Running});
+  }
+  auto r = call(std::move(m), Expect::Reply, std::nullopt);
+  if (!r) return std::unexpected(r.error());
+  return std::get<wire::Manipulate>(std::move(*r));
+}
+
+Result<StopEvent> KdSession::call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit) {
+  cancel_.store(false);
+  auto r = call(std::move(m), Expect::Stop, limit);
+  if (!r) return std::unexpected(r.error());
+  last_stop_ = std::get<StopEvent>(std::move(*r));
+  if (!have_version_)
+    if (auto v = fetch_version(); !v) return std::unexpected(v.error());
+  return last_stop_;
+}
+
+Result<void> KdSession::fetch_version() {
+  wire::Manipulate m;
+  m.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
+  m.args = wire::GetVersion64{};
+  auto r = request(m);
+  if (!r) return std::unexpected(r.error());
+  auto* v = std::get_if<wire::GetVersion64>(&r->args);
+  if (r->return_status != wire::kStatusSuccess || !v)
+    return std::unexpected(Error{fmt::format("GetVersion failed: status {:08x}", r->return_status), r->return_status,
+                                 ErrorKind::Status});
+  if (v->machine_type != kMachineAmd64)
+    return std::unexpected(Error{fmt::format("the target is {} (MachineType {:#06x}); openkd debugs x64 targets only",
+                                             machine_name(v->machine_type), v->machine_type),
+                                 0, ErrorKind::Unsupported});
+  version_ = *v;
+  have_version_ = true;
+  return {};
+}
+
+Result<StopEvent> KdSession::wait_for_stop(std::optional<std::chrono::milliseconds> timeout) {
+  cancel_.store(false);
+  {
+    std::unique_lock lock(mutex_);
+    auto ready = [&] { return unclaimed_stop_.has_value() || lost_ || closed_ || cancel_.load(); };
+    if (timeout) {
+      if (!cv_.wait_for(lock, *timeout, ready))
+        return std::unexpected(Error{"timed out waiting for the target", 0, ErrorKind::Timeout});
+    } else {
+      cv_.wait(lock, ready);
+    }
+    if (!unclaimed_stop_) {
+      if (lost_) return std::unexpected(Error{*lost_, 0, ErrorKind::Disconnected});
+      if (closed_) return std::unexpected(Error{"the session is closed", 0, ErrorKind::Disconnected});
+      return std::unexpected(Error{"cancelled", 0, ErrorKind::Cancelled});
+    }
+    last_stop_ = std::move(*unclaimed_stop_);
+    unclaimed_stop_.reset();
+    running_ = false;
+  }
+  if (!have_version_)
+    if (auto v = fetch_version(); !v) return std::unexpected(v.error());
   return last_stop_;
 }
 
@@ -336,45 +269,61 @@ bool KdSession::running() const {
   return running_;
 }
 
-link::LinkCounters KdSession::counters() const {
-  // Read on the I/O thread's behalf: the counters are plain integers, a torn read only mis-prints.
-  return link_.counters();
+SessionCounters KdSession::counters() const {
+  SessionCounters c;
+  if (!runner_ || !thread_.joinable()) return c;
+  auto p = std::make_shared<std::promise<SessionCounters>>();
+  auto f = p->get_future();
+  asio::post(const_cast<asio::io_context&>(io_), [this, p] {
+    if (runner_) p->set_value(SessionCounters{runner_->session().link_counters(), runner_->session().counters(),
+                                runner_->counters()});
+  });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return c;
+  return f.get();
 }
 
-std::string KdSession::transport_description() const { return stream_ ? stream_->describe() : std::string{}; }
+std::string KdSession::transport_description() const {
+  if (!runner_ || !thread_.joinable()) return {};
+  auto p = std::make_shared<std::promise<std::string>>();
+  auto f = p->get_future();
+  asio::post(const_cast<asio::io_context&>(io_), [this, p] {
+    if (runner_) p->set_value(runner_->describe());
+  });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+  return f.get();
+}
 
 void KdSession::set_kdfiles(std::map<std::string, std::string> files) {
-  std::lock_guard lock(mutex_);
-  kdfiles_ = std::move(files);
+  if (!thread_.joinable()) {
+    files_.set_files(std::move(files));
+    return;
+  }
+  asio::post(io_, [this, files = std::move(files)]() mutable { files_.set_files(std::move(files)); });
+}
+
+void KdSession::answer_prompt(std::uint64_t id, std::string text) {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this, id, text = std::move(text)]() mutable {
+    if (!runner_) return;
+    runner_->session().answer_prompt(id, std::move(text), Clock::now());
+    runner_->pump();
+  });
+}
+
+void KdSession::cancel_wait() {
+  cancel_.store(true);
+  cv_.notify_all();
 }
 
 std::uint32_t KdSession::number_processors() const { return last_stop_.change.number_processors; }
 std::uint16_t KdSession::current_processor() const { return last_stop_.change.processor; }
 
 void KdSession::set_callbacks(TargetCallbacks callbacks) {
-  asio::post(io_, [this, callbacks = std::move(callbacks)]() mutable { callbacks_ = std::move(callbacks); });
-  if (!thread_.joinable()) callbacks_ = callbacks;  // not started: set directly
-}
-
-Result<wire::Manipulate> KdSession::request(wire::Manipulate m) {
-  m.processor = current_processor();
-  {
-    std::lock_guard lock(mutex_);
-    if (failure_) return std::unexpected(Error{*failure_});
-    if (running_) return std::unexpected(Error{"the target is running: break in first (Ctrl-C)"});
-    reply_.reset();
-    awaited_api_ = m.api;
+  if (thread_.joinable()) {
+    asio::post(io_, [this, c = std::move(callbacks)]() mutable { callbacks_ = std::move(c); });
+  } else {
+    callbacks_ = std::move(callbacks);
   }
-  asio::post(io_, [this, body = wire::encode(m)]() mutable { send_packet(PacketType::StateManipulate, std::move(body)); });
-  std::unique_lock lock(mutex_);
-  if (!cv_.wait_for(lock, options_.request_timeout, [&] { return reply_.has_value() || failure_.has_value(); }))
-    return std::unexpected(Error{fmt::format("the target did not answer {} within {} s", api_label(m.api),
-                                             options_.request_timeout.count() / 1000)});
-  if (!reply_) return std::unexpected(Error{*failure_});
-  wire::Manipulate reply = std::move(*reply_);
-  reply_.reset();
-  awaited_api_ = 0;
-  return reply;
 }
 
 Result<std::size_t> KdSession::transfer(wire::Api api, std::uint64_t address, std::span<std::uint8_t> in,
@@ -382,14 +331,19 @@ Result<std::size_t> KdSession::transfer(wire::Api api, std::uint64_t address, st
   const bool reading = !in.empty();
   const std::size_t total = reading ? in.size() : out.size();
   std::size_t done = 0;
+  cancel_.store(false);
   while (done < total) {
+    if (done > 0 && cancel_.load()) break;  // Ctrl-C between packets: what arrived so far
     std::size_t chunk = std::min(total - done, wire::kMaxReadChunk);
     wire::Manipulate m;
     m.api = static_cast<std::uint32_t>(api);
     m.args = wire::MemoryTransfer{address + done, static_cast<std::uint32_t>(chunk), flags};
     if (!reading) m.data.assign(out.begin() + done, out.begin() + done + chunk);
     auto r = request(std::move(m));
-    if (!r) return std::unexpected(r.error());
+    if (!r) {
+      if (done > 0 && r.error().kind == ErrorKind::Cancelled) break;
+      return std::unexpected(r.error());
+    }
     auto* t = std::get_if<wire::MemoryTransfer>(&r->args);
     std::size_t got = t ? t->actual_bytes : 0;
     if (reading) {
@@ -401,7 +355,8 @@ Result<std::size_t> KdSession::transfer(wire::Api api, std::uint64_t address, st
     done += got;
     if (r->return_status != wire::kStatusSuccess || got < chunk) {
       if (done == 0)
-        return std::unexpected(Error{fmt::format("Memory access error at {:#x}", address), r->return_status});
+        return std::unexpected(Error{fmt::format("Memory access error at {:#x}", address), r->return_status,
+                                     r->return_status ? ErrorKind::Status : ErrorKind::Failed});
       break;
     }
   }
@@ -430,9 +385,10 @@ template <class Args>
 Result<Args> checked(Result<wire::Manipulate> r, std::string_view what) {
   if (!r) return std::unexpected(r.error());
   if (r->return_status != wire::kStatusSuccess)
-    return std::unexpected(Error{fmt::format("{} failed: status {:08x}", what, r->return_status), r->return_status});
+    return std::unexpected(
+        Error{fmt::format("{} failed: status {:08x}", what, r->return_status), r->return_status, ErrorKind::Status});
   if (auto* a = std::get_if<Args>(&r->args)) return *a;
-  return std::unexpected(Error{fmt::format("{}: reply has the wrong layout", what)});
+  return std::unexpected(Error{fmt::format("{}: reply has the wrong layout", what), 0, ErrorKind::Malformed});
 }
 }  // namespace
 
@@ -464,9 +420,11 @@ Result<wire::Context> KdSession::get_context() {
   auto r = request(std::move(m));
   if (!r) return std::unexpected(r.error());
   if (r->return_status != wire::kStatusSuccess)
-    return std::unexpected(Error{fmt::format("GetContext failed: status {:08x}", r->return_status), r->return_status});
+    return std::unexpected(Error{fmt::format("GetContext failed: status {:08x}", r->return_status), r->return_status,
+                                 ErrorKind::Status});
   auto c = wire::decode_context(r->data);
-  if (!c) return std::unexpected(Error{c.error().message});
+  if (!c) return std::unexpected(Error{"the target's GetContext reply is malformed: " + c.error().message, 0,
+                                       ErrorKind::Malformed});
   return *c;
 }
 
@@ -484,8 +442,14 @@ Result<wire::SpecialRegisters> KdSession::get_special_registers() {
   std::array<std::uint8_t, wire::kSpecialRegistersSize> buf{};
   auto n = transfer(wire::Api::ReadControlSpace, 2, buf, {}, 0);
   if (!n) return std::unexpected(n.error());
-  auto s = wire::decode_special_registers(wire::ByteView(buf.data(), *n));
-  if (!s) return std::unexpected(Error{s.error().message});
+  // A short reply (some targets send 216 bytes, without the last fields) keeps
+  // what it has; the missing tail reads as zero. CR0..CR4 are at the start.
+  constexpr std::size_t kCr4End = 4 * 8 + 8;  // Cr0, Cr2, Cr3, Cr4 (KSPECIAL_REGISTERS, docs/protocol.md section 5)
+  if (*n < kCr4End)
+    return std::unexpected(Error{fmt::format("the target's control-space reply has {} bytes, too short for CR0-CR4", *n),
+                                 0, ErrorKind::Malformed});
+  auto s = wire::decode_special_registers(wire::ByteView(buf.data(), buf.size()));
+  if (!s) return std::unexpected(Error{s.error().message, 0, ErrorKind::Malformed});
   return *s;
 }
 
@@ -560,33 +524,25 @@ Result<void> KdSession::restore_breakpoint(std::uint32_t handle) {
   return {};
 }
 
-Result<StopEvent> KdSession::send_and_wait_stop(wire::Manipulate m) {
-  if (static_cast<wire::Api>(m.api) != wire::Api::SwitchProcessor) m.processor = current_processor();
-  {
-    std::lock_guard lock(mutex_);
-    if (failure_) return std::unexpected(Error{*failure_});
-    running_ = true;
-  }
-  asio::post(io_, [this, body = wire::encode(m)]() mutable { send_packet(PacketType::StateManipulate, std::move(body)); });
-  return wait_for_stop();
-}
-
 Result<StopEvent> KdSession::resume(const ResumeOptions& o) {
   wire::Manipulate m;
   m.api = static_cast<std::uint32_t>(wire::Api::Continue2);
+  m.processor = current_processor();
   m.return_status = o.status;  // WinDbg also carries the status here
   wire::Continue2Args c;
   c.continue_status = o.status;
   c.trace_flag = o.single_step ? 1 : 0;
   c.dr7 = o.dr7;
   m.args = c;
-  return send_and_wait_stop(std::move(m));
+  return call_stop(std::move(m), std::nullopt);
 }
 
 void KdSession::request_break() {
+  if (!thread_.joinable()) return;
   asio::post(io_, [this] {
-    link_.send_break_in();
-    flush();
+    if (!runner_) return;
+    runner_->session().break_in();
+    runner_->pump();
   });
 }
 
@@ -597,21 +553,23 @@ Result<StopEvent> KdSession::switch_processor(std::uint16_t processor) {
   wire::Manipulate m;
   m.api = static_cast<std::uint32_t>(wire::Api::SwitchProcessor);
   m.processor = processor;
-  return send_and_wait_stop(std::move(m));
+  // The other processor answers at once with a state change.
+  return call_stop(std::move(m), options_.request_timeout);
 }
 
 Result<StopEvent> KdSession::reboot() {
   wire::Manipulate m;
   m.api = static_cast<std::uint32_t>(wire::Api::Reboot);
+  m.processor = current_processor();
   have_version_ = false;  // the rebooted kernel reports itself again
-  asio::post(io_, [this] { resync_after_send_ = true; });
-  return send_and_wait_stop(std::move(m));
+  return call_stop(std::move(m), std::nullopt);
 }
 
 Result<StopEvent> KdSession::cause_bugcheck() {
   wire::Manipulate m;
   m.api = static_cast<std::uint32_t>(wire::Api::CauseBugCheck);
-  return send_and_wait_stop(std::move(m));
+  m.processor = current_processor();
+  return call_stop(std::move(m), std::nullopt);
 }
 
 }  // namespace openkd::debugger

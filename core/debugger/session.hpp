@@ -1,9 +1,12 @@
-// The live KD session: the host role of core/link over a Stream, on its own I/O
-// thread, behind the blocking debugger::Target interface (callable from any one
-// other thread: kd's engine thread, Python, tests).
+// The blocking facade over the host session: a HostRunner on its own I/O
+// thread behind debugger::Target, for kd's engine thread, Python and tests.
+// Every call posts to the I/O thread and waits for its answer with a
+// deadline; nothing else crosses threads. Callbacks (DbgPrint, DbgPrompt,
+// notices) run on the I/O thread and must not block: a prompt is answered
+// later through answer_prompt().
 #pragma once
+#include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <expected>
 #include <functional>
 #include <map>
@@ -13,24 +16,32 @@
 #include <string>
 #include <thread>
 
-#include "core/debugger/stream.hpp"
+#include "core/debugger/file_server.hpp"
+#include "core/debugger/host_runner.hpp"
 #include "core/debugger/target.hpp"
-#include "core/link/link.hpp"
 
 namespace openkd::debugger {
-
-using StreamOpener = std::function<asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>>()>;
 
 struct SessionOptions {
   StreamOpener open;
   /// RESETs to send before giving up; 0 keeps resetting (KD's resets=0). -1: default (forever).
   int resets = -1;
-  /// Reopen the transport when it drops (KD's `reconnect` for pipes).
+  /// Reopen the transport when it drops (KD's `reconnect` for pipes and TCP).
   bool reconnect = false;
   /// How long a request waits for the target's reply.
   std::chrono::milliseconds request_timeout{10000};
   /// Host file names served to the target's FILE_IO requests (.kdfiles): target path -> host path.
   std::map<std::string, std::string> kdfiles;
+  link::IdScheme scheme = link::IdScheme::Kdcom;
+  /// Where .kdfiles reads (tests give a fake).
+  FileSystem* file_system = nullptr;
+};
+
+/// A snapshot of the session's figures, taken on the I/O thread.
+struct SessionCounters {
+  link::LinkCounters link;
+  HostCounters host;
+  RunnerCounters runner;
 };
 
 class KdSession final : public Target {
@@ -43,17 +54,23 @@ public:
   /// Opens the transport and starts synchronising (RESET). Returns once the
   /// transport is open; the target may still be running.
   Result<void> start();
-  /// Waits for the target's next state change (nullopt timeout: for ever).
-  /// A stop that arrived earlier is returned at once. Fetches the version on
-  /// the first stop.
+  /// Waits for the target to stop (for attaching: the first stop, or one a
+  /// break-in causes). A stop that arrived since the last resume is returned
+  /// at once. Fetches the version on the first stop and checks the machine type.
   Result<StopEvent> wait_for_stop(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   /// True between a resume and the next stop.
   bool running() const;
-  /// Ends the session: closes the transport and stops the I/O thread.
+  /// Ends the session: closes the transport and stops the I/O thread. Safe
+  /// while a prompt waits or another thread waits in a call (it gets an Error).
   void close();
-  link::LinkCounters counters() const;
+  SessionCounters counters() const;
   std::string transport_description() const;
   void set_kdfiles(std::map<std::string, std::string> files);
+  /// Answers the DbgPrompt that on_prompt announced with this id.
+  void answer_prompt(std::uint64_t id, std::string text);
+  /// Makes the call now waiting (on another thread) return Cancelled, and a
+  /// multi-packet transfer stop between packets. A resume stays sent.
+  void cancel_wait();
 
   // ---- Target
   const wire::GetVersion64& version() const override { return version_; }
@@ -89,44 +106,35 @@ public:
   Result<wire::Manipulate> request(wire::Manipulate m);
 
 private:
-  asio::awaitable<void> run_transport();
-  asio::awaitable<void> run_timer();
-  void flush();
-  void handle_events();
-  void handle_packet(const wire::kdcom::Packet& p);
-  void handle_debug_io(const wire::kdcom::Packet& p);
-  void handle_file_io(const wire::kdcom::Packet& p);
-  void send_packet(wire::kdcom::PacketType type, wire::Bytes body);
-  void fail(std::string why);
+  using Answer = std::variant<wire::Manipulate, StopEvent>;
+  Result<Answer> call(wire::Manipulate m, Expect expect, std::optional<std::chrono::milliseconds> limit);
+  Result<StopEvent> call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit);
   Result<std::size_t> transfer(wire::Api api, std::uint64_t address, std::span<std::uint8_t> in,
                                wire::ByteView out, std::uint32_t flags);
-  Result<StopEvent> send_and_wait_stop(wire::Manipulate m);
-  void notice(std::string line);
+  Result<void> fetch_version();
+  void on_event(HostEvent&& e);  // I/O thread
 
   SessionOptions options_;
   asio::io_context io_;
-  asio::steady_timer timer_{io_};
-  std::unique_ptr<Stream> stream_;
-  link::Link link_;
-  bool writing_ = false;
-  bool resync_after_send_ = false;  // I/O thread: RESET once the Reboot request is acknowledged
-  std::deque<wire::Bytes> out_;
+  std::unique_ptr<HostRunner> runner_;
+  FileServer files_;  // I/O thread
   std::thread thread_;
 
+  // Shared between the I/O thread and the caller, under mutex_.
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::optional<wire::Manipulate> reply_;
-  std::uint32_t awaited_api_ = 0;
-  std::deque<StopEvent> stops_;
+  std::optional<std::expected<void, std::string>> opened_;
+  RequestId waiting_id_ = 0;
+  std::uint64_t call_seq_ = 0;  // one per call; a posted request from an abandoned call is not sent
+  std::optional<Result<Answer>> answer_;
+  std::optional<StopEvent> unclaimed_stop_;  // the newest stop no call took (attach, break-in)
+  std::optional<std::string> lost_;          // the target is gone (no reconnect)
   bool running_ = true;
-  std::optional<std::string> failure_;
-  bool opened_ = false;
-  TargetCallbacks callbacks_;
-  std::map<std::string, std::string> kdfiles_;
-  std::map<std::uint64_t, std::string> open_files_;
-  std::uint64_t next_file_handle_ = 1;
+  bool closed_ = false;
+  std::atomic<bool> cancel_{false};
+  TargetCallbacks callbacks_;  // set before start()
 
-  // Engine-thread state.
+  // Caller's state.
   wire::GetVersion64 version_{};
   bool have_version_ = false;
   StopEvent last_stop_{};

@@ -17,10 +17,25 @@
 
 namespace openkd::debugger {
 
-/// An operation's failure: one line for the user, and the NTSTATUS the target gave, if any.
+/// What kind of failure an Error is, so callers and tests branch on kinds, not text.
+enum class ErrorKind {
+  Failed,        // anything else (a local check, an unreadable range)
+  Status,        // the target answered with a failure NTSTATUS (in `ntstatus`)
+  Malformed,     // the target's answer did not decode or did not fit the request
+  Timeout,       // no answer within the deadline
+  Disconnected,  // the transport closed or the target stopped answering
+  Running,       // the target is running: break in first
+  Busy,          // another request is outstanding
+  Cancelled,     // the caller gave up (Ctrl-C, quit)
+  Unsupported,   // the target cannot do this (wrong machine type, API not implemented)
+};
+
+/// An operation's failure: one line for the user, the NTSTATUS the target gave
+/// (if any) and the kind.
 struct Error {
   std::string message;
   std::uint32_t ntstatus = 0;
+  ErrorKind kind = ErrorKind::Failed;
 };
 template <class T>
 using Result = std::expected<T, Error>;
@@ -40,7 +55,9 @@ struct ResumeOptions {
 /// Things that arrive while the target runs or during a wait.
 struct TargetCallbacks {
   std::function<void(std::string_view text)> on_print;                  // DbgPrint
-  std::function<std::string(std::string_view prompt, std::uint32_t max)> on_prompt;  // DbgPrompt
+  /// DbgPrompt: the target waits for a line of at most `max` characters. Do
+  /// not block: answer later with the session's answer_prompt(id, text).
+  std::function<void(std::uint64_t id, std::string_view prompt, std::uint32_t max)> on_prompt;
   std::function<void(std::string_view line)> on_notice;                 // link notices (resync, retries)
 };
 

@@ -17,105 +17,105 @@ std::unique_ptr<Simulator> make_simulator(const HostOptions& o) {
   return std::move(*s);
 }
 
-Host::Host(Simulator& sim) : sim_(sim), link_(link::LinkConfig::host(link::IdScheme::Kdcom)) {}
+Host::Host(Simulator& sim) : sim_(sim) {}
 
 std::uint64_t Host::now_ms() const {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch()).count());
 }
 
 void Host::pump(std::uint64_t instructions) {
-  while (auto f = link_.take_frame()) sim_.feed(*f, now_);
+  while (auto f = session_.take_frame()) sim_.feed(*f, now_);
   sim_.run_for(instructions, now_);
   auto out = sim_.take_output(now_);
-  if (!out.empty()) link_.on_receive(out, now_);
+  if (!out.empty()) session_.on_bytes(out, now_);
   // 20 ms of fake time per round: retries (1 s) happen only when something was lost.
   now_ += std::chrono::milliseconds(20);
-  link_.on_timer(now_);
-  while (auto ev = link_.take_event())
-    if (auto* p = std::get_if<link::PacketReceived>(&*ev)) on_packet(p->packet);
-  while (auto f = link_.take_frame()) sim_.feed(*f, now_);
+  session_.on_timer(now_);
+  while (auto e = session_.take_event()) on_event(*e);
+  while (auto f = session_.take_frame()) sim_.feed(*f, now_);
 }
 
-void Host::on_packet(const wire::kdcom::Packet& p) {
-  switch (p.type) {
-    case PacketType::StateChange64:
-      if (auto sc = wire::decode_state_change(p.body)) changes.push_back(*sc);
-      break;
-    case PacketType::StateManipulate:
-      if (auto m = wire::decode_manipulate(p.body)) replies_.push_back(*m);
-      break;
-    case PacketType::DebugIo:
-      if (auto io = wire::decode_debug_io(p.body)) {
-        if (io->api == wire::kDebugIoPrintString) {
-          prints += io->text;
-        } else {
-          wire::DebugIo answer = *io;
-          answer.text = prompt_reply;
-          answer.length_of_string_read = static_cast<std::uint32_t>(prompt_reply.size());
-          (void)link_.send(PacketType::DebugIo, wire::encode(answer), now_);
-        }
+void Host::on_event(debugger::HostEvent& e) {
+  if (auto* s = std::get_if<debugger::Stopped>(&e)) {
+    changes.push_back(s->change);
+  } else if (auto* r = std::get_if<debugger::ReplyReady>(&e)) {
+    replies_[r->id] = std::move(r->reply);
+  } else if (auto* f = std::get_if<debugger::RequestFailed>(&e)) {
+    failures_[f->id] = f->error;
+  } else if (auto* p = std::get_if<debugger::Printed>(&e)) {
+    prints += p->text;
+  } else if (auto* q = std::get_if<debugger::PromptAsked>(&e)) {
+    session_.answer_prompt(q->id, prompt_reply, now_);
+  } else if (auto* fr = std::get_if<debugger::FileRequested>(&e)) {
+    const wire::FileIo& f = fr->request;
+    wire::FileIo answer = f;
+    answer.status = wire::kStatusNoSuchFile;
+    answer.path.clear();
+    answer.data.clear();
+    if (f.api == wire::kFileIoCreateFile) {
+      std::string path(f.path.begin(), f.path.end());  // ASCII paths
+      open_file_ = nullptr;
+      for (const auto& [suffix, bytes] : served_files)
+        if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+          open_file_ = &bytes;
+      if (open_file_) {
+        auto& args = std::get<wire::CreateFileArgs>(answer.args);
+        args.handle = 1;
+        args.length = open_file_->size();
+        answer.status = wire::kStatusSuccess;
       }
-      break;
-    case PacketType::FileIo:
-      if (auto f = wire::decode_file_io(p.body)) {
-        wire::FileIo answer = *f;
-        answer.status = wire::kStatusNoSuchFile;
-        answer.path.clear();
-        answer.data.clear();
-        if (f->api == wire::kFileIoCreateFile) {
-          std::string path(f->path.begin(), f->path.end());  // ASCII paths
-          open_file_ = nullptr;
-          for (const auto& [suffix, bytes] : served_files)
-            if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
-              open_file_ = &bytes;
-          if (open_file_) {
-            auto& args = std::get<wire::CreateFileArgs>(answer.args);
-            args.handle = 1;
-            args.length = open_file_->size();
-            answer.status = wire::kStatusSuccess;
-          }
-        } else if (f->api == wire::kFileIoReadFile && open_file_) {
-          const auto& args = std::get<wire::FileTransferArgs>(f->args);
-          std::size_t from = std::min<std::size_t>(args.offset, open_file_->size());
-          std::size_t n = std::min<std::size_t>(args.length, open_file_->size() - from);
-          answer.data.assign(open_file_->begin() + static_cast<std::ptrdiff_t>(from),
-                             open_file_->begin() + static_cast<std::ptrdiff_t>(from + n));
-          answer.status = wire::kStatusSuccess;
-        }
-        (void)link_.send(PacketType::FileIo, wire::encode(answer), now_);
-      }
-      break;
-    default:
-      break;
+    } else if (f.api == wire::kFileIoReadFile && open_file_) {
+      const auto& args = std::get<wire::FileTransferArgs>(f.args);
+      std::size_t from = std::min<std::size_t>(args.offset, open_file_->size());
+      std::size_t n = std::min<std::size_t>(args.length, open_file_->size() - from);
+      answer.data.assign(open_file_->begin() + static_cast<std::ptrdiff_t>(from),
+                         open_file_->begin() + static_cast<std::ptrdiff_t>(from + n));
+      answer.status = wire::kStatusSuccess;
+    }
+    session_.answer_file(std::move(answer), now_);
+  }
+}
+
+void Host::start_sync() {
+  if (session_.connected()) {
+    session_.resync(now_);
+  } else {
+    session_.on_connected(now_);
   }
 }
 
 wire::StateChange Host::attach() {
-  link_.start_sync(now_);
+  start_sync();
   auto sc = wait_state_change();
   if (!sc) throw std::runtime_error("no state change after attaching");
   return *sc;
 }
 
 std::optional<wire::Manipulate> Host::request(wire::Manipulate m, int max_pumps) {
-  std::uint32_t api = m.api;
-  (void)link_.send(PacketType::StateManipulate, wire::encode(m), now_);
+  auto id = session_.submit(std::move(m), debugger::Expect::Reply, now_);
   for (int k = 0; k < max_pumps; ++k) {
-    pump(0);
-    for (auto it = replies_.begin(); it != replies_.end(); ++it) {
-      if (it->api == api) {
-        auto r = *it;
-        replies_.erase(it);
-        return r;
-      }
+    while (auto e = session_.take_event()) on_event(*e);
+    if (auto it = replies_.find(id); it != replies_.end()) {
+      auto r = std::move(it->second);
+      replies_.erase(it);
+      return r;
     }
+    if (failures_.erase(id)) return std::nullopt;
+    pump(0);
   }
   return std::nullopt;
 }
 
 void Host::send_only(const wire::Manipulate& m) {
-  (void)link_.send(PacketType::StateManipulate, wire::encode(m), now_);
+  auto id = session_.submit(m, debugger::Expect::Stop, now_);
+  while (auto e = session_.take_event()) on_event(*e);
+  if (auto it = failures_.find(id); it != failures_.end())
+    throw std::runtime_error("request refused: " + it->second.message);
 }
+
+void Host::send_raw(wire::kdcom::PacketType type, wire::Bytes body) { session_.send_raw(type, std::move(body), now_); }
+
+void Host::break_in() { session_.break_in(); }
 
 std::optional<wire::StateChange> Host::wait_state_change(int max_pumps) {
   for (int k = 0; k < max_pumps && changes.empty(); ++k) pump();

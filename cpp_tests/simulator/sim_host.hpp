@@ -1,6 +1,7 @@
-// A tiny synchronous debugger for the simulator tests: core/link in the host
-// role, driven in-process against a Simulator with a fake clock. Each request
-// pumps the simulator until its reply arrives.
+// A tiny synchronous debugger for the simulator tests: the host session
+// (core/debugger HostSession, the same core kd runs on) driven in-process
+// against a Simulator with a fake clock. Each request pumps the simulator
+// until its answer arrives.
 #pragma once
 #include <deque>
 #include <map>
@@ -8,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "core/link/link.hpp"
+#include "core/debugger/host_session.hpp"
 #include "core/wire/context.hpp"
 #include "core/wire/dbgkd.hpp"
 #include "simulator/simulator.hpp"
@@ -42,13 +43,18 @@ public:
   wire::StateChange attach();
   /// Sends a manipulate request and pumps until its reply (nullopt if none came).
   std::optional<wire::Manipulate> request(wire::Manipulate m, int max_pumps = 2000);
-  /// Sends a request that has no reply (Continue, Reboot, ...).
+  /// Sends a request that ends in a stop (Continue, Reboot, ...): its stop
+  /// arrives in `changes` with the others.
   void send_only(const wire::Manipulate& m);
+  /// A packet as given, outside any request (malformed-input tests).
+  void send_raw(wire::kdcom::PacketType type, wire::Bytes body);
+  void break_in();
   std::optional<wire::StateChange> wait_state_change(int max_pumps = 5000);
   /// Continue (Continue2 with the control set) and wait for the next state change.
   std::optional<wire::StateChange> go(std::uint32_t status = wire::kDbgContinue, bool step = false,
                                       std::uint64_t dr7 = 0, int max_pumps = 5000);
-  void start_sync() { link_.start_sync(now_); }
+  /// Connects the session (its first RESET), or resynchronises a connected one.
+  void start_sync();
 
   // typed helpers
   wire::Bytes read_virtual(std::uint64_t address, std::uint32_t count, std::uint32_t* status = nullptr);
@@ -64,14 +70,15 @@ public:
   /// Files this debugger serves over FILE_IO (.kdfiles), by the end of the requested path.
   std::map<std::string, wire::Bytes> served_files;
   std::uint64_t now_ms() const;
-  link::Link& link() { return link_; }
+  debugger::HostSession& session() { return session_; }
 
 private:
-  void on_packet(const wire::kdcom::Packet& p);
+  void on_event(debugger::HostEvent& e);
   Simulator& sim_;
-  link::Link link_;
+  debugger::HostSession session_;
   link::TimePoint now_{};
-  std::deque<wire::Manipulate> replies_;
+  std::map<debugger::RequestId, wire::Manipulate> replies_;
+  std::map<debugger::RequestId, debugger::Error> failures_;
   const wire::Bytes* open_file_ = nullptr;
 };
 

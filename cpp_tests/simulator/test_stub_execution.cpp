@@ -221,7 +221,7 @@ BOOST_AUTO_TEST_CASE(debugger_attaches_late_and_breaks_in) {
   host.start_sync();
   for (int k = 0; k < 5; ++k) host.pump();
   BOOST_TEST(sim->stub().attached());
-  host.link().send_break_in();
+  host.break_in();
   auto sc = host.wait_state_change();
   BOOST_REQUIRE(sc);
   BOOST_TEST(exception_of(*sc)->code == wire::kExceptionBreakpoint);

@@ -161,12 +161,12 @@ BOOST_AUTO_TEST_CASE(garbage_and_malformed_requests_do_not_hurt) {
   }
   sim->feed(noise, {});
   // A manipulate packet too short for its header, and one whose data disagrees with its length field.
-  (void)host.link().send(wire::kdcom::PacketType::StateManipulate, wire::Bytes(20, 0x31), {});
+  host.send_raw(wire::kdcom::PacketType::StateManipulate, wire::Bytes(20, 0x31));
   wire::Manipulate bad;
   bad.api = static_cast<std::uint32_t>(wire::Api::WriteVirtualMemory);
   bad.args = wire::MemoryTransfer{kPoolBase, 100, 0};
   bad.data = wire::Bytes(3, 0);
-  (void)host.link().send(wire::kdcom::PacketType::StateManipulate, wire::encode(bad), {});
+  host.send_raw(wire::kdcom::PacketType::StateManipulate, wire::encode(bad));
   for (int k = 0; k < 10; ++k) host.pump(0);
   BOOST_TEST(sim->stub().counters().malformed >= 1u);
   wire::Manipulate v;

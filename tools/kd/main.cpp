@@ -105,24 +105,27 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   static std::condition_variable turn_cv;
   bool engine_idle = false, console_eof = false;
   std::string current_prompt;
-  std::optional<std::string> target_prompt;  // DbgPrompt text while the target waits
-  std::optional<std::string> prompt_answer;
-  auto answer_target_prompt = [&](std::string_view text, std::uint32_t) -> std::string {
-    if (opt.noio) return {};
-    std::unique_lock lock(turn_mutex);
-    if (console_eof) return {};
-    target_prompt = std::string(text);
-    prompt_answer.reset();
+  // The DbgPrompt the target waits in (its id and text), until the console answers it.
+  std::optional<std::pair<std::uint64_t, std::string>> target_prompt;
+  auto on_target_prompt = [&](std::uint64_t id, std::string_view text, std::uint32_t) {
+    // The session's I/O thread: never block here; the console reader answers.
+    if (opt.noio) {
+      session.answer_prompt(id, {});
+      return;
+    }
+    std::lock_guard lock(turn_mutex);
+    if (console_eof) {
+      session.answer_prompt(id, {});
+      return;
+    }
+    target_prompt.emplace(id, std::string(text));
     out.write(text);  // everyone sees what the target asks; the host's console answers
     turn_cv.notify_all();
-    turn_cv.wait(lock, [&] { return prompt_answer.has_value() || console_eof; });
-    target_prompt.reset();
-    return prompt_answer.value_or("");
   };
 
   session.set_callbacks(debugger::TargetCallbacks{
       [&out](std::string_view text) { out.write(text); },
-      answer_target_prompt,
+      on_target_prompt,
       [&out, &opt](std::string_view line) {
         if (opt.verbose) out.write(fmt::format("KDTARGET: {}\n", line));
       }});
@@ -170,7 +173,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   engine_for_signals = &engine;
 
   // Every command, local or from a remote client, goes through the hub's queue
-  // and runs here, one at a time, in arrival order (remoting.md).
+  // and runs here, one at a time, in arrival order (docs/remoting.md section 3).
   remote::HubOptions ho;
   ho.debugger_name = "kd";
   if (!opt.noio)
@@ -234,23 +237,24 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
         bool for_target = false;
         {
           std::unique_lock lock(turn_mutex);
-          turn_cv.wait(lock, [&] { return engine_idle || (target_prompt && !prompt_answer); });
-          for_target = target_prompt && !prompt_answer;
-          if (for_target) prompt = *target_prompt;
-          else {
+          turn_cv.wait(lock, [&] { return engine_idle || target_prompt.has_value(); });
+          for_target = target_prompt.has_value();
+          if (!for_target) {
             engine_idle = false;
             prompt = current_prompt;
           }
         }
-        if (for_target) prompt.clear();  // answer_target_prompt showed the target's prompt
+        // A target prompt was already shown by on_target_prompt.
         auto line = kd::read_command_line(prompt, out);
         std::lock_guard lock(turn_mutex);
-        const bool answers_target = line && target_prompt && !prompt_answer;
+        const bool answers_target = line && target_prompt.has_value();
         // Not a terminal: echo what was read, so a transcript reads like a session.
         if (line && !kd::console_is_terminal())
           out.write_local((answers_target ? std::string() : prompt) + *line + "\n");
         if (!line) {
           console_eof = true;
+          if (target_prompt) session.answer_prompt(target_prompt->first, {});
+          target_prompt.reset();
           turn_cv.notify_all();
           return;
         }
@@ -258,7 +262,8 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
           // The target asked while we waited for a command: the line answers it,
           // and the console keeps its turn for the next command.
           if (!for_target) engine_idle = true;
-          prompt_answer = *line;
+          session.answer_prompt(target_prompt->first, *line);
+          target_prompt.reset();
           turn_cv.notify_all();
         } else {
           hub.submit_command(*line);
