@@ -39,6 +39,9 @@ public:
   }
   std::vector<std::uint8_t> memory_;
   std::atomic<int> continues{0};
+  std::uint16_t machine_type = 0x8664;     // set before start()
+  std::uint32_t control_space_bytes = 224;  // KSPECIAL_REGISTERS; some targets send 216
+  bool prompt_on_continue = false;          // the target waits in DbgPrompt instead of stopping
 
 private:
   void send(PacketType t, wire::Bytes body) {
@@ -63,6 +66,7 @@ private:
         wire::GetVersion64 v;
         v.major_version = 0x000F;
         v.minor_version = 19041;
+        v.machine_type = machine_type;
         v.flags = wire::kVersionFlagPtr64 | wire::kVersionFlagData;
         v.kern_base = kBase;
         v.ps_loaded_module_list = kBase + 0x1000;
@@ -93,8 +97,25 @@ private:
         if (n == 0) r.return_status = wire::kStatusUnsuccessful;
         break;
       }
+      case wire::Api::ReadControlSpace: {
+        auto t = std::get<wire::MemoryTransfer>(m.args);
+        std::uint32_t n = t.target_base_address == 2 ? std::min(t.transfer_count, control_space_bytes) : 8;
+        r.data.assign(n, 0);
+        if (t.target_base_address == 2) r.data[16] = 0x42;  // Cr3 (KSPECIAL_REGISTERS + 0x10) = 0x42
+        t.actual_bytes = n;
+        r.args = t;
+        break;
+      }
       case wire::Api::Continue2:
         ++continues;
+        if (prompt_on_continue) {
+          wire::DebugIo d;
+          d.api = wire::kDebugIoGetString;
+          d.text = "Answer? ";
+          d.length_of_string_read = 16;
+          send(PacketType::DebugIo, wire::encode(d));
+          return;
+        }
         pending_run_ = true;
         return;  // no reply: the target runs, then hits something
       default:
@@ -247,4 +268,44 @@ BOOST_AUTO_TEST_CASE(a_closed_transport_is_reported_not_hung) {
   auto stop = s.wait_for_stop(std::chrono::milliseconds(10000));
   BOOST_TEST_REQUIRE(!stop.has_value());
   BOOST_TEST(stop.error().message.find("lost") != std::string::npos, stop.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(an_x86_target_is_refused_with_a_clear_message) {
+  Pair p;
+  p.target->machine_type = 0x014c;
+  BOOST_TEST_REQUIRE(p.session->start().has_value());
+  auto stop = p.session->wait_for_stop(std::chrono::milliseconds(10000));
+  BOOST_TEST_REQUIRE(!stop.has_value());
+  BOOST_TEST((stop.error().kind == debugger::ErrorKind::Unsupported));
+  BOOST_TEST(stop.error().message.find("x86") != std::string::npos, stop.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(a_short_control_space_reply_still_gives_cr3) {
+  Pair p;
+  p.target->control_space_bytes = 216;
+  BOOST_TEST_REQUIRE(p.session->start().has_value());
+  BOOST_TEST_REQUIRE(p.session->wait_for_stop(std::chrono::milliseconds(10000)).has_value());
+  auto s = p.session->get_special_registers();
+  BOOST_TEST_REQUIRE(s.has_value(), (s ? "" : s.error().message));
+  BOOST_TEST(s->cr3 == 0x42u);
+}
+
+BOOST_AUTO_TEST_CASE(closing_while_a_prompt_waits_and_a_resume_waits_returns_promptly) {
+  Pair p;
+  p.target->prompt_on_continue = true;
+  std::atomic<int> prompts{0};
+  p.session->set_callbacks(debugger::TargetCallbacks{
+      nullptr, [&](std::uint64_t, std::string_view, std::uint32_t) { ++prompts; }, nullptr});
+  BOOST_TEST_REQUIRE(p.session->start().has_value());
+  BOOST_TEST_REQUIRE(p.session->wait_for_stop(std::chrono::milliseconds(10000)).has_value());
+  std::optional<debugger::Result<debugger::StopEvent>> resumed;
+  std::thread engine([&] { resumed = p.session->resume(debugger::ResumeOptions{}); });
+  for (int i = 0; i < 500 && prompts.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(prompts.load() == 1);
+  auto t0 = std::chrono::steady_clock::now();
+  p.session->close();  // the prompt is never answered; the resume never stops
+  engine.join();
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2)));
+  BOOST_TEST_REQUIRE(resumed.has_value());
+  BOOST_TEST(!resumed->has_value());
 }
