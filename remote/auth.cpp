@@ -77,9 +77,15 @@ bool GuessBudget::exempt(const std::string& source, Clock::time_point now) const
 
 GuessBudget::Spend GuessBudget::peek(const std::string& source, Clock::time_point now) {
   Spend s;
-  Bucket& mine = source_bucket(source, now);
-  if (mine.tokens < 1.0) {
-    s.retry_after = until_token(mine, limits_.per_source_refill);
+  // A source without an entry has a full bucket; only spending creates one.
+  if (auto it = sources_.find(source); it != sources_.end()) {
+    refill(it->second, limits_.per_source_burst, limits_.per_source_refill, now);
+    if (it->second.tokens < 1.0) {
+      s.retry_after = until_token(it->second, limits_.per_source_refill);
+      return s;
+    }
+  } else if (limits_.per_source_burst == 0) {
+    s.retry_after = limits_.per_source_refill;
     return s;
   }
   if (!exempt(source, now)) {
@@ -99,7 +105,7 @@ GuessBudget::Spend GuessBudget::peek(const std::string& source, Clock::time_poin
 GuessBudget::Spend GuessBudget::try_spend(const std::string& source, Clock::time_point now) {
   Spend s = peek(source, now);
   if (!s.allowed) return s;
-  sources_[source].tokens -= 1.0;
+  source_bucket(source, now).tokens -= 1.0;
   if (s.from_server) server_->tokens -= 1.0;
   return s;
 }

@@ -76,6 +76,8 @@ BOOST_AUTO_TEST_CASE(guess_budget_refund_and_known_good) {
   GuessLimits limits{1, 10s, 1, 10s};
   GuessBudget b(limits);
   auto now = GuessBudget::Clock::now();
+  BOOST_TEST(b.peek("someone", now).allowed);
+  BOOST_TEST(b.tracked_sources() == 0u);  // looking costs no memory; only failures do
   auto s = b.try_spend("good", now);
   BOOST_TEST(s.allowed);
   b.refund("good", s, now);  // right password: costs nothing, and "good" is known
