@@ -5,11 +5,23 @@ import re
 import threading
 import time
 
-from remote_helpers import port_of
+from pathlib import Path
+
+from remote_helpers import BUILD, port_of
 from wire_client import login, random_password
 
 # Defaults of GuessLimits (remote/auth.hpp): the budget one source may spend at once.
 PER_SOURCE_BURST = 5
+
+
+def _sanitized():
+    """An ASan/UBSan Debug build runs several times slower; time bounds scale."""
+    cache = Path(BUILD or "") / "CMakeCache.txt"
+    return cache.exists() and "OPENKD_SANITIZE:BOOL=ON" in cache.read_text()
+
+
+# The issue's bound for a legitimate login during the flood: 100 ms (release build).
+LOGIN_BOUND = 1.0 if _sanitized() else 0.1
 
 
 def test_parallel_guesses_from_one_source_are_bounded(remoting):
@@ -41,7 +53,7 @@ def test_parallel_guesses_from_one_source_are_bounded(remoting):
     elapsed = time.monotonic() - t0
 
     assert legit["result"][0] == "welcome", legit
-    assert legit["elapsed"] < 0.1, legit
+    assert legit["elapsed"] < LOGIN_BOUND, legit
     checked = [r for r in results if r == ("rejected", "password rejected by server")]
     refused = [r for r in results if r[0] in ("rejected", "closed") and r not in checked]
     assert len(results) == 200
