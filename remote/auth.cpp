@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace openkd::remote {
@@ -48,25 +49,84 @@ bool verify_auth_mac(std::string_view password, ByteView nonce, ByteView binding
   return CRYPTO_memcmp(expected.data(), mac.data(), mac_size) == 0;
 }
 
-std::chrono::milliseconds FailureThrottle::delay_for(const std::string& peer) const {
-  auto it = peers_.find(peer);
-  if (it == peers_.end() || it->second.failures == 0) return std::chrono::milliseconds(0);
-  auto delay = base_;
-  for (unsigned i = 1; i < it->second.failures && delay < cap_; ++i) delay *= 2;
-  return std::min(delay, cap_);
+void GuessBudget::refill(Bucket& b, unsigned burst, std::chrono::milliseconds period, Clock::time_point now) const {
+  if (now > b.updated) {
+    double gained = std::chrono::duration<double, std::milli>(now - b.updated).count() /
+                    static_cast<double>(std::max<long long>(period.count(), 1));
+    b.tokens = std::min(static_cast<double>(burst), b.tokens + gained);
+  }
+  b.updated = now;
 }
 
-void FailureThrottle::record_failure(const std::string& peer, Clock::time_point now) {
-  auto& e = peers_[peer];
-  ++e.failures;
-  e.last = now;
+std::chrono::milliseconds GuessBudget::until_token(const Bucket& b, std::chrono::milliseconds period) const {
+  double missing = std::max(0.0, 1.0 - b.tokens);
+  return std::chrono::milliseconds(static_cast<long long>(missing * static_cast<double>(period.count())) + 1);
 }
 
-void FailureThrottle::record_success(const std::string& peer) { peers_.erase(peer); }
+GuessBudget::Bucket& GuessBudget::source_bucket(const std::string& source, Clock::time_point now) {
+  auto [it, fresh] = sources_.try_emplace(source);
+  if (fresh) it->second = Bucket{static_cast<double>(limits_.per_source_burst), now};
+  refill(it->second, limits_.per_source_burst, limits_.per_source_refill, now);
+  return it->second;
+}
 
-void FailureThrottle::expire(Clock::time_point now) {
-  for (auto it = peers_.begin(); it != peers_.end();) {
-    if (now - it->second.last > std::chrono::hours(1)) it = peers_.erase(it);
+bool GuessBudget::exempt(const std::string& source, Clock::time_point now) const {
+  auto it = known_good_.find(source);
+  return it != known_good_.end() && now - it->second < std::chrono::hours(1);
+}
+
+GuessBudget::Spend GuessBudget::peek(const std::string& source, Clock::time_point now) {
+  Spend s;
+  // A source without an entry has a full bucket; only spending creates one.
+  if (auto it = sources_.find(source); it != sources_.end()) {
+    refill(it->second, limits_.per_source_burst, limits_.per_source_refill, now);
+    if (it->second.tokens < 1.0) {
+      s.retry_after = until_token(it->second, limits_.per_source_refill);
+      return s;
+    }
+  } else if (limits_.per_source_burst == 0) {
+    s.retry_after = limits_.per_source_refill;
+    return s;
+  }
+  if (!exempt(source, now)) {
+    if (!server_) server_ = Bucket{static_cast<double>(limits_.server_burst), now};
+    refill(*server_, limits_.server_burst, limits_.server_refill, now);
+    if (server_->tokens < 1.0) {
+      s.server_exhausted = true;
+      s.retry_after = until_token(*server_, limits_.server_refill);
+      return s;
+    }
+    s.from_server = true;
+  }
+  s.allowed = true;
+  return s;
+}
+
+GuessBudget::Spend GuessBudget::try_spend(const std::string& source, Clock::time_point now) {
+  Spend s = peek(source, now);
+  if (!s.allowed) return s;
+  source_bucket(source, now).tokens -= 1.0;
+  if (s.from_server) server_->tokens -= 1.0;
+  return s;
+}
+
+void GuessBudget::refund(const std::string& source, const Spend& spent, Clock::time_point now) {
+  if (!spent.allowed) return;
+  if (auto it = sources_.find(source); it != sources_.end())
+    it->second.tokens = std::min(static_cast<double>(limits_.per_source_burst), it->second.tokens + 1.0);
+  if (spent.from_server && server_)
+    server_->tokens = std::min(static_cast<double>(limits_.server_burst), server_->tokens + 1.0);
+  known_good_[source] = now;
+}
+
+void GuessBudget::expire(Clock::time_point now) {
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    refill(it->second, limits_.per_source_burst, limits_.per_source_refill, now);
+    if (it->second.tokens >= static_cast<double>(limits_.per_source_burst)) it = sources_.erase(it);
+    else ++it;
+  }
+  for (auto it = known_good_.begin(); it != known_good_.end();) {
+    if (now - it->second >= std::chrono::hours(1)) it = known_good_.erase(it);
     else ++it;
   }
 }

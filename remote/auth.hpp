@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,31 +33,64 @@ Mac compute_auth_mac(std::string_view password, ByteView nonce, ByteView binding
 /// Constant-time check of a client's answer (CRYPTO_memcmp).
 bool verify_auth_mac(std::string_view password, ByteView nonce, ByteView binding, ByteView mac);
 
-/// Per-peer slowdown of password guessing: after the n-th consecutive failure
-/// from one peer, its next attempt waits base * 2^(n-1), capped. Time is an
-/// input so tests need no clock.
-class FailureThrottle {
+/// How many wrong passwords the server checks (issue 9). Token buckets: each
+/// source address may spend `per_source_burst` failures, refilled at one per
+/// `per_source_refill`; the server holds one bucket more, shared by every source.
+struct GuessLimits {
+  unsigned per_source_burst = 5;
+  std::chrono::milliseconds per_source_refill{6'000};  // 10 a minute from one source
+  unsigned server_burst = 30;
+  std::chrono::milliseconds server_refill{1'000};      // 60 a minute from all sources
+};
+
+/// Password-guessing budgets. An answer to a challenge is checked only after
+/// try_spend() took a token from its source's bucket and the server's; a
+/// correct answer gets it back (refund). Spending happens in one call, before
+/// the MAC is compared, so any number of concurrent connections from one source
+/// cannot all be checked against the same remaining budget (the flaw of the
+/// delay read at accept time this replaces). Sources that logged in during the
+/// last hour do not draw on the server's bucket: someone else's distributed
+/// guessing does not lock out a user who has already proven the password.
+/// Memory stays bounded: an entry exists only while its bucket is not full
+/// (at most burst * refill after its last failure), and new entries need
+/// server tokens. Time is an input, so tests need no clock.
+class GuessBudget {
 public:
   using Clock = std::chrono::steady_clock;
-  explicit FailureThrottle(std::chrono::milliseconds base = std::chrono::milliseconds(250),
-                           std::chrono::milliseconds cap = std::chrono::seconds(8))
-      : base_(base), cap_(cap) {}
+  explicit GuessBudget(GuessLimits limits = {}) : limits_(limits) {}
 
-  /// How long to wait before answering this peer's next attempt.
-  std::chrono::milliseconds delay_for(const std::string& peer) const;
-  void record_failure(const std::string& peer, Clock::time_point now);
-  void record_success(const std::string& peer);
-  /// Drops peers whose last failure is older than an hour, bounding memory.
+  struct Spend {
+    bool allowed = false;
+    bool from_server = false;  ///< a server token was taken too
+    /// When refused: how long until a token is back.
+    std::chrono::milliseconds retry_after{0};
+    /// When refused: the server's bucket (not the source's) was empty.
+    bool server_exhausted = false;
+  };
+  /// Would try_spend succeed now? (Checks without spending; used to refuse early.)
+  Spend peek(const std::string& source, Clock::time_point now);
+  /// Takes one token from the source and (unless exempt) the server, or none.
+  Spend try_spend(const std::string& source, Clock::time_point now);
+  /// The answer was right: gives the tokens back and marks the source known-good.
+  void refund(const std::string& source, const Spend& spent, Clock::time_point now);
+  /// Forgets full buckets and known-good marks older than an hour.
   void expire(Clock::time_point now);
+  std::size_t tracked_sources() const { return sources_.size(); }
 
 private:
-  struct Entry {
-    unsigned failures = 0;
-    Clock::time_point last{};
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point updated{};
   };
-  std::chrono::milliseconds base_;
-  std::chrono::milliseconds cap_;
-  std::map<std::string, Entry> peers_;
+  void refill(Bucket& b, unsigned burst, std::chrono::milliseconds period, Clock::time_point now) const;
+  std::chrono::milliseconds until_token(const Bucket& b, std::chrono::milliseconds period) const;
+  Bucket& source_bucket(const std::string& source, Clock::time_point now);
+  bool exempt(const std::string& source, Clock::time_point now) const;
+
+  GuessLimits limits_;
+  std::map<std::string, Bucket> sources_;
+  std::optional<Bucket> server_;
+  std::map<std::string, Clock::time_point> known_good_;
 };
 
 }  // namespace openkd::remote

@@ -294,6 +294,10 @@ private:
       } else if (auto* b = std::get_if<Bye>(&*m)) {
         if (b->reason == ByeReason::too_slow) {
           fail(b->message);
+        } else if (b->reason == ByeReason::client_leaving) {
+          // The server let this client go (its q): the session goes on without it.
+          write_fd(opt_.output_fd, fmt::format("openkd: {}\n", b->message.empty() ? "left the session" : b->message));
+          finish(0);
         } else {
           write_fd(opt_.output_fd, fmt::format("openkd: the debugging session has ended{}{}\n",
                                                b->message.empty() ? "" : ": ", b->message));
@@ -402,6 +406,7 @@ int run_client(const TransportSpec& spec, const ClientOptions& options) {
     write_fd(options.error_fd, "openkd: not a -remote transport\n");
     return 1;
   }
+  if (spec.password_in_clear) write_fd(options.error_fd, std::string(password_hint) + "\n");
   asio::io_context io;
   Client client(io, spec, options);
   TerminalMode mode(options.input_fd, client.terminal());

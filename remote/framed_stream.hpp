@@ -22,11 +22,15 @@ class FramedStream {
 public:
   explicit FramedStream(std::unique_ptr<ByteStream> s) : stream_(std::move(s)) {}
   /// The next message. With a timeout, the stream is closed when it expires
-  /// (closing ends any pending read, whatever the transport supports).
+  /// (closing ends any pending read, whatever the transport supports); the
+  /// deadline is raced inside this coroutine, never left armed after it returns.
   asio::awaitable<std::expected<Message, ReadFailure>> read(
       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
-  asio::awaitable<error_code> write(const Message& m);
-  asio::awaitable<error_code> write_bytes(const Bytes& frame);
+  /// With a timeout, a peer that does not take the frame in time gets the
+  /// stream closed and the result is asio::error::timed_out.
+  asio::awaitable<error_code> write(const Message& m, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  asio::awaitable<error_code> write_bytes(const Bytes& frame,
+                                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   ByteStream& stream() { return *stream_; }
   void close() { stream_->close(); }
 

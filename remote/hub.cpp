@@ -2,6 +2,7 @@
 // command queue the engine pulls from, and output fan-out.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <future>
 
 #include "remote/host_info.hpp"
@@ -13,7 +14,24 @@ namespace {
 constexpr std::size_t output_chunk = 64 * 1024;  // well under max_frame_length
 }
 
-Hub::Impl::Impl(HubOptions o) : options(std::move(o)), work(asio::make_work_guard(io)) {}
+Hub::Impl::Impl(HubOptions o)
+    : options(std::move(o)),
+      work(asio::make_work_guard(io)),
+      budget(options.guess_limits),
+      preauth(options.preauth_limits) {
+  if (const char* v = std::getenv("OPENKD_REMOTE_PREAUTH_TIMEOUT_MS")) {
+    char* end = nullptr;
+    long ms = std::strtol(v, &end, 10);
+    if (end != v && *end == '\0' && ms > 0 && ms <= 600'000)
+      options.hello_timeout = options.handshake_timeout = options.auth_timeout = std::chrono::milliseconds(ms);
+  }
+  if (const char* v = std::getenv("OPENKD_REMOTE_FAILURE_LOG_INTERVAL_MS")) {
+    char* end = nullptr;
+    long ms = std::strtol(v, &end, 10);
+    if (end != v && *end == '\0' && ms > 0 && ms <= 3'600'000) options.failure_log_interval = std::chrono::milliseconds(ms);
+  }
+  failures = FailureLog(options.failure_log_interval);
+}
 
 Hub::Hub(HubOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
   Impl* impl = impl_.get();
@@ -101,6 +119,31 @@ std::vector<std::string> Hub::list_clients() const {
 std::size_t Hub::client_count() const {
   std::lock_guard g(impl_->info_mutex);
   return impl_->client_listings.size();
+}
+
+std::optional<Hub::ClientServer> Hub::server_of_client(std::uint64_t client) const {
+  auto r = on_io_thread(*impl_, [impl = impl_.get(), client]() -> std::optional<ClientServer> {
+    auto it = impl->sessions.find(client);
+    if (it == impl->sessions.end() || !it->second->server) return std::nullopt;
+    return ClientServer{it->second->server->bound, it->second->server->local_only};
+  });
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+void Hub::disconnect_client(std::uint64_t client, std::string message, std::string notice) {
+  if (impl_->shut_down) return;
+  asio::post(impl_->io, [impl = impl_.get(), client, message = std::move(message), notice = std::move(notice)] {
+    auto it = impl->sessions.find(client);
+    if (it == impl->sessions.end()) return;
+    auto& s = *it->second;
+    impl->enqueue(s, encode_frame(Bye{ByeReason::client_leaving, message}));
+    s.closing = true;
+    s.signal.cancel();
+    for (auto& [id, other] : impl->sessions)
+      if (id != client) impl->enqueue(*other, encode_frame(Output{notice + "\n"}));
+    impl->log_local(notice);
+  });
 }
 
 void Hub::broadcast_output(std::string_view text) {

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "remote/admission.hpp"
+#include "remote/auth.hpp"
 #include "remote/transport_spec.hpp"
 
 namespace openkd::remote {
@@ -35,6 +37,18 @@ struct HubOptions {
   std::function<void()> on_break_request;
   /// Write listed (non-hidden) servers to the per-user registry for -QR.
   bool register_servers = true;
+  /// Deadlines before a client is admitted: its hello, the TLS handshake and
+  /// its answer to the password challenge. The environment variable
+  /// OPENKD_REMOTE_PREAUTH_TIMEOUT_MS, when set, replaces all three (tests use it).
+  std::chrono::milliseconds hello_timeout{10'000};
+  std::chrono::milliseconds handshake_timeout{15'000};
+  std::chrono::milliseconds auth_timeout{30'000};
+  /// Wrong passwords checked per source and per server (see GuessBudget).
+  GuessLimits guess_limits;
+  /// Connections not yet authenticated, per source and in all; beyond, refused at once.
+  PreauthLimits preauth_limits;
+  /// Failure lines: the first per source per interval as it happens, then one summary.
+  std::chrono::milliseconds failure_log_interval{10'000};
 };
 
 struct ServerInfo {
@@ -43,6 +57,8 @@ struct ServerInfo {
   std::string remote;
   /// Non-empty when the server is exposed without password or TLS.
   std::string warning;
+  /// Non-empty when the password was given as text (password_hint).
+  std::string hint;
 };
 
 struct HubCommand {
@@ -75,6 +91,17 @@ public:
   /// ".clients": "HOST\user (tcp 127.0.0.1:63141), last active Wed Dec 19 06:23:07 2018".
   std::vector<std::string> list_clients() const;
   std::size_t client_count() const;
+
+  /// The server a client came through, as started (password included), for
+  /// what that client may do (remote_commands.hpp); nullopt if it is gone.
+  struct ClientServer {
+    TransportSpec spec;
+    bool local_only = false;  ///< a pipe or a listener bound to loopback
+  };
+  std::optional<ClientServer> server_of_client(std::uint64_t client) const;
+  /// Sends one client away (its `q`): it is told `message`, everyone else sees
+  /// `notice`, and the session goes on.
+  void disconnect_client(std::uint64_t client, std::string message, std::string notice);
 
   /// Text the engine printed; reaches every client, in call order. Never
   /// blocks; safe from any thread, including the hub's callbacks.

@@ -18,11 +18,14 @@
 
 namespace openkd::remote {
 
+struct ServerEntry;
+
 struct ClientSession : std::enable_shared_from_this<ClientSession> {
   ClientSession(std::uint64_t id, std::string name, std::unique_ptr<FramedStream> f, asio::any_io_executor ex)
       : id(id), name(std::move(name)), framed(std::move(f)), signal(ex) {}
   std::uint64_t id;
   std::string name;
+  std::shared_ptr<ServerEntry> server;  ///< the server it came through
   std::unique_ptr<FramedStream> framed;
   std::deque<Bytes> queue;    ///< encoded frames not yet written
   std::size_t queued = 0;     ///< bytes in queue
@@ -38,6 +41,7 @@ struct ServerEntry {
   TransportSpec bound;
   std::string remote;  ///< listing form, password masked
   bool disabled = false;
+  bool local_only = false;  ///< pipe or loopback: unreachable from the network
   std::unique_ptr<SocketListener> listener;
   std::shared_ptr<ComLine> com;
   std::shared_ptr<asio::ssl::context> tls;
@@ -67,7 +71,9 @@ struct Hub::Impl {
   // I/O-thread state.
   std::vector<std::shared_ptr<ServerEntry>> servers;
   std::map<std::uint64_t, std::shared_ptr<ClientSession>> sessions;
-  FailureThrottle throttle;
+  GuessBudget budget;
+  PreauthSlots preauth;
+  FailureLog failures;
   std::uint64_t next_client_id = 1;
   std::string prompt;
   bool stopping = false;
@@ -92,8 +98,16 @@ struct Hub::Impl {
   asio::awaitable<void> accept_loop(std::shared_ptr<ServerEntry> entry);
   asio::awaitable<void> com_accept_loop(std::shared_ptr<ServerEntry> entry);
   asio::awaitable<void> reverse_loop(std::shared_ptr<ServerEntry> entry);
-  asio::awaitable<void> handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry);
-  asio::awaitable<void> handle_connection(std::unique_ptr<ByteStream> stream, std::shared_ptr<ServerEntry> entry);
+  /// Takes a pre-authentication slot for a new connection, or refuses it at once
+  /// (a one-line Rejected frame when the transport is plain, then close).
+  std::optional<PreauthSlots::Slot> admit_or_refuse(RawConnection& raw, const ServerEntry& entry);
+  asio::awaitable<void> handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry, PreauthSlots::Slot slot);
+  asio::awaitable<void> handle_connection(std::unique_ptr<ByteStream> stream, std::shared_ptr<ServerEntry> entry,
+                                          PreauthSlots::Slot slot);
+  /// A failed or refused connection, for the aggregated log (FailureLog).
+  void log_failure(const std::string& source, const std::string& kind, std::string line);
+  /// The one-line reason for an attempt over the guess budget (logged too).
+  std::string refuse_over_budget(const GuessBudget::Spend& spend, const std::string& source, const std::string& name);
   asio::awaitable<void> session_reader(std::shared_ptr<ClientSession> s);
   asio::awaitable<void> session_writer(std::shared_ptr<ClientSession> s);
   asio::awaitable<void> keepalive_loop();

@@ -1,5 +1,6 @@
 // The hub's I/O thread: servers accepting clients, the handshake with
 // authentication, and one reader and one writer per client.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -18,21 +19,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto hello_timeout = 10s;
-constexpr auto auth_timeout = 30s;
+// A frame the server sends before admitting a client is small; a peer that
+// does not take it within this is not a client worth waiting for.
+constexpr auto preauth_write_timeout = 5s;
 // Serial lines cannot report a hang-up; a peer silent this long (it sends a
 // keepalive every 2 s) is gone.
 constexpr auto serial_silence_limit = 8s;
 constexpr auto slow_client_grace = 2s;
 constexpr std::size_t hard_queue_factor = 16;
 
-// Failed passwords are throttled per remote host, not per connection.
-std::string throttle_key(const std::string& peer) {
-  if (peer.rfind("tcp", 0) == 0 || peer.rfind("ssl", 0) == 0) {
-    auto colon = peer.rfind(':');
-    return colon == std::string::npos ? peer : peer.substr(0, colon);
-  }
-  return "local";
+// A one-line Rejected frame, then close. (Named locals are passed in: g++ 12
+// can destroy temporaries in co_await expressions twice, see client.cpp.)
+asio::awaitable<void> refuse(FramedStream& framed, std::string reason) {
+  Message reply = Rejected{std::move(reason)};
+  co_await framed.write(reply, preauth_write_timeout);
+  framed.close();
 }
 
 std::string strip_line(std::string s) {
@@ -90,10 +91,12 @@ std::expected<ServerInfo, HubError> Hub::Impl::open_server(const TransportSpec& 
     if (!l) return std::unexpected(HubError{l.error()});
     entry->bound = (*l)->bound();
     loopback = (*l)->loopback_only();
+    entry->local_only = loopback;
     entry->listener = std::move(*l);
   }
   entry->remote = remote_argument(entry->bound, host_name(), true);
-  ServerInfo info{entry->index, entry->remote, {}};
+  ServerInfo info{entry->index, entry->remote, {}, {}};
+  if (spec.password_in_clear) info.hint = std::string(password_hint);
   if (spec.kind == TransportKind::tcp && !spec.password && !loopback && !spec.reverse())
     info.warning = fmt::format(
         "openkd: warning: server {} accepts clients from the network with neither a password nor TLS", entry->remote);
@@ -129,7 +132,8 @@ asio::awaitable<void> Hub::Impl::accept_loop(std::shared_ptr<ServerEntry> entry)
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    spawn(handle_socket(std::move(*c), entry));
+    auto slot = admit_or_refuse(*c, *entry);
+    if (slot) spawn(handle_socket(std::move(*c), entry, std::move(*slot)));
   }
 }
 
@@ -137,7 +141,12 @@ asio::awaitable<void> Hub::Impl::com_accept_loop(std::shared_ptr<ServerEntry> en
   while (!entry->disabled && !stopping) {
     auto s = co_await entry->com->accept(entry->bound.channel);
     if (!s) break;
-    spawn(handle_connection(std::move(*s), entry));
+    auto slot = preauth.take(source_of((*s)->peer()));
+    if (!slot) {
+      (*s)->close();
+      continue;
+    }
+    spawn(handle_connection(std::move(*s), entry, std::move(*slot)));
   }
 }
 
@@ -150,7 +159,8 @@ asio::awaitable<void> Hub::Impl::reverse_loop(std::shared_ptr<ServerEntry> entry
     auto raw = co_await dial_tcp(entry->bound.clicon, entry->bound.port_lo, entry->bound.ipv6, 5s);
     if (raw) {
       reported = false;
-      co_await handle_socket(std::move(*raw), entry);
+      // clicon: we dialed the client, so it is not counted against the cap.
+      co_await handle_socket(std::move(*raw), entry, PreauthSlots::Slot());
     } else if (!reported) {
       log_local(fmt::format("openkd: server {}: {} (retrying every second)", entry->index, raw.error()));
       reported = true;
@@ -161,88 +171,140 @@ asio::awaitable<void> Hub::Impl::reverse_loop(std::shared_ptr<ServerEntry> entry
   }
 }
 
-asio::awaitable<void> Hub::Impl::handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry) {
-  std::string peer = raw.peer;
-  auto stream = co_await secure_as_server(std::move(raw), entry->tls);
-  if (!stream) {
-    log_local(fmt::format("openkd: connection from {} refused: {}", peer, stream.error()));
-    co_return;
+std::optional<PreauthSlots::Slot> Hub::Impl::admit_or_refuse(RawConnection& raw, const ServerEntry& entry) {
+  std::string source = source_of(raw.peer);
+  auto slot = preauth.take(source);
+  if (slot) return std::move(*slot);
+  // Refused at once, without a coroutine: one non-blocking send of the reason
+  // (plain transports only; a TLS client would take it for a broken handshake),
+  // then close. A full socket buffer just loses the line.
+  if (!entry.tls) {
+    Bytes frame = encode_frame(Rejected{slot.error()});
+    std::visit([&](auto& sock) {
+      ::send(sock.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      error_code ec;
+      sock.close(ec);
+    }, raw.socket);
+  } else {
+    std::visit([](auto& sock) { error_code ec; sock.close(ec); }, raw.socket);
   }
-  co_await handle_connection(std::move(*stream), entry);
+  log_failure(source, "refused (too many unauthenticated connections)",
+              fmt::format("openkd: refused a connection from {}: {}", raw.peer, slot.error()));
+  return std::nullopt;
 }
 
+std::string Hub::Impl::refuse_over_budget(const GuessBudget::Spend& spend, const std::string& source,
+                                          const std::string& name) {
+  std::string reason = fmt::format("too many wrong passwords {}; try again in {} s",
+                                   spend.server_exhausted ? "on this server" : "from " + source,
+                                   (spend.retry_after.count() + 999) / 1000);
+  log_failure(source, "refused (guess budget spent)", fmt::format("openkd: refused {}: {}", name, reason));
+  return reason;
+}
+
+void Hub::Impl::log_failure(const std::string& source, const std::string& kind, std::string line) {
+  if (auto now_line = failures.record(source, kind, std::move(line), FailureLog::Clock::now())) log_local(*now_line);
+}
+
+asio::awaitable<void> Hub::Impl::handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry,
+                                               PreauthSlots::Slot slot) {
+  std::string peer = raw.peer;
+  auto stream = co_await secure_as_server(std::move(raw), entry->tls, options.handshake_timeout);
+  if (!stream) {
+    log_failure(source_of(peer), "failed TLS handshakes",
+                fmt::format("openkd: connection from {} refused: {}", peer, stream.error()));
+    co_return;
+  }
+  co_await handle_connection(std::move(*stream), entry, std::move(slot));
+}
+
+// One coroutine owns the connection from accept to the end of the session:
+// every wait before admission races a deadline inside FramedStream, and
+// nothing outlives this frame but what holds it by shared_ptr.
 asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> stream,
-                                                   std::shared_ptr<ServerEntry> entry) {
+                                                   std::shared_ptr<ServerEntry> entry, PreauthSlots::Slot slot) {
   std::string peer = stream->peer();
+  std::string source = source_of(peer);
   auto framed = std::make_unique<FramedStream>(std::move(stream));
-  auto first = co_await framed->read(hello_timeout);
+  auto first = co_await framed->read(options.hello_timeout);
   if (!first || !std::holds_alternative<ClientHello>(*first)) {
     std::string why = first ? "did not start with a hello" : first.error().message;
     if (!first && first.error().kind == ReadFailure::malformed) {
       Message reply = ProtocolError{"not an openkd remote client: " + why};
-      co_await framed->write(reply);
+      co_await framed->write(reply, preauth_write_timeout);
     }
     framed->close();
-    log_local(fmt::format("openkd: dropped a connection from {}: {}", peer, why));
+    log_failure(source, "dropped before a hello", fmt::format("openkd: dropped a connection from {}: {}", peer, why));
     co_return;
   }
   auto hello = std::get<ClientHello>(std::move(*first));
   if (hello.version != protocol_version) {
     Message reply = ProtocolError{fmt::format("protocol version {} is not supported; this server speaks {}",
                                               hello.version, protocol_version)};
-    co_await framed->write(reply);
+    co_await framed->write(reply, preauth_write_timeout);
     framed->close();
     co_return;
   }
   if (entry->disabled || stopping) {
-    Message reply = Rejected{"this server no longer accepts clients"};
-    co_await framed->write(reply);
-    framed->close();
+    std::string reason = "this server no longer accepts clients";
+    co_await refuse(*framed, reason);
     co_return;
   }
   std::string name = fmt::format("{} ({})", sanitize_name(hello.identity), peer);
 
   ServerHello sh;
   if (entry->bound.password) {
-    std::string key = throttle_key(peer);
-    throttle.expire(FailureThrottle::Clock::now());
-    if (auto delay = throttle.delay_for(key); delay.count() > 0) {
-      asio::steady_timer t(io, delay);
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Refuse early when the budget is already spent (saves a round trip); the
+    // budget is charged below, when the answer is checked.
+    if (auto early = budget.peek(source, GuessBudget::Clock::now()); !early.allowed) {
+      std::string reason = refuse_over_budget(early, source, name);
+      co_await refuse(*framed, reason);
+      co_return;
     }
     sh.auth_required = true;
     sh.nonce = make_nonce();
     Message challenge = sh;
-    auto ec = co_await framed->write(challenge);
+    auto ec = co_await framed->write(challenge, preauth_write_timeout);
     if (ec) co_return;
-    auto answer = co_await framed->read(auth_timeout);
+    auto answer = co_await framed->read(options.auth_timeout);
     if (!answer || !std::holds_alternative<AuthResponse>(*answer)) {
       framed->close();
+      log_failure(source, "gave no answer to the challenge",
+                  fmt::format("openkd: dropped {}: no answer to the password challenge", name));
       co_return;
     }
     Bytes binding = auth_binding(kind_name(entry->bound.kind), hello.identity, framed->stream().tls_exporter());
-    if (!verify_auth_mac(*entry->bound.password, sh.nonce, binding, std::get<AuthResponse>(*answer).mac)) {
-      throttle.record_failure(key, FailureThrottle::Clock::now());
-      log_local(fmt::format("openkd: rejected {}: wrong password", name));
-      Message reply = Rejected{"password rejected by server"};
-      co_await framed->write(reply);
-      framed->close();
+    // Check and charge in one step, with no suspension between them (the
+    // budget lives on this I/O thread): concurrent guesses from one source
+    // cannot all be checked against the same remaining budget.
+    auto now = GuessBudget::Clock::now();
+    auto spent = budget.try_spend(source, now);
+    if (!spent.allowed) {
+      std::string reason = refuse_over_budget(spent, source, name);
+      co_await refuse(*framed, reason);
       co_return;
     }
-    throttle.record_success(key);
+    if (!verify_auth_mac(*entry->bound.password, sh.nonce, binding, std::get<AuthResponse>(*answer).mac)) {
+      log_failure(source, "wrong passwords", fmt::format("openkd: rejected {}: wrong password", name));
+      std::string reason = "password rejected by server";
+      co_await refuse(*framed, reason);
+      co_return;
+    }
+    budget.refund(source, spent, now);
   } else {
     Message no_challenge = sh;
-    auto ec = co_await framed->write(no_challenge);
+    auto ec = co_await framed->write(no_challenge, preauth_write_timeout);
     if (ec) co_return;
   }
   if (entry->disabled || stopping) {
-    Message reply = Rejected{"this server no longer accepts clients"};
-    co_await framed->write(reply);
-    framed->close();
+    std::string reason = "this server no longer accepts clients";
+    co_await refuse(*framed, reason);
     co_return;
   }
+  slot.release();  // admitted: no longer counted as waiting to authenticate
 
   auto session = std::make_shared<ClientSession>(next_client_id++, name, std::move(framed), io.get_executor());
+  session->server = entry;
   auto now = std::chrono::system_clock::now();
   {
     std::lock_guard g(info_mutex);
@@ -391,6 +453,8 @@ asio::awaitable<void> Hub::Impl::keepalive_loop() {
     t.expires_after(500ms);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping) break;
+    for (auto& line : failures.flush(FailureLog::Clock::now())) log_local(line);
+    if (tick % 120 == 0) budget.expire(GuessBudget::Clock::now());
     for (auto& [id, s] : sessions) {
       if (drop_if_too_slow(*s)) continue;
       if (tick % 4 == 0 && s->queue.empty()) enqueue(*s, frame);

@@ -67,4 +67,16 @@ private:
   std::string peer_;
 };
 
+/// The watchdog half of a deadline race, `co_await (io() || close_at_expiry(timer, stream))`
+/// (the shape of Boost.Asio's C++20 timeout examples): when the timer expires it
+/// closes the stream, which ends the I/O whether or not the transport supports
+/// per-operation cancellation. Both halves run inside the awaiting coroutine's
+/// `||`, which returns only after both have finished, so nothing here can
+/// outlive the stream or the timer (issue 9: the free-standing timer handlers
+/// this replaces held raw pointers a racing close had already freed).
+inline asio::awaitable<void> close_at_expiry(asio::steady_timer& timer, ByteStream& stream) {
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!ec) stream.close();
+}
+
 }  // namespace openkd::remote

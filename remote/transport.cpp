@@ -165,20 +165,18 @@ asio::awaitable<std::expected<RawConnection, std::string>> dial_unix(std::filesy
 namespace {
 
 template <class Socket>
-asio::awaitable<Connected> tls_server(Socket s, std::string peer, std::shared_ptr<asio::ssl::context> tls) {
+asio::awaitable<Connected> tls_server(Socket s, std::string peer, std::shared_ptr<asio::ssl::context> tls,
+                                      std::chrono::milliseconds timeout) {
   using Ssl = asio::ssl::stream<Socket>;
   auto stream = std::make_unique<AsioStream<Ssl>>(Ssl(std::move(s), *tls), std::move(peer));
-  auto ex = co_await asio::this_coro::executor;
-  // A watchdog closes the socket rather than cancelling the handshake: closing
-  // ends any pending TLS operation, whatever it supports.
-  asio::steady_timer timer(ex, std::chrono::seconds(15));
-  bool timed_out = false;
-  timer.async_wait([&stream, &timed_out](error_code ec) {
-    if (!ec) { timed_out = true; stream->close(); }
-  });
-  auto [ec] = co_await stream->stream().async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
-  timer.cancel();
-  if (timed_out) co_return std::unexpected(std::string("TLS handshake timed out"));
+  // The deadline is raced in this coroutine; on expiry the watchdog closes the
+  // socket, which ends the handshake whatever cancellation it supports.
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  auto r = co_await (stream->stream().async_handshake(asio::ssl::stream_base::server,
+                                                      asio::as_tuple(asio::use_awaitable)) ||
+                     close_at_expiry(timer, *stream));
+  if (r.index() == 1) co_return std::unexpected(std::string("TLS handshake timed out"));
+  auto [ec] = std::get<0>(r);
   if (ec) co_return std::unexpected(fmt::format("TLS handshake failed: {}", ec.message()));
   co_return std::unique_ptr<ByteStream>(std::move(stream));
 }
@@ -200,13 +198,14 @@ asio::awaitable<Connected> tls_client(Socket s, std::string peer, const Transpor
 
 }  // namespace
 
-asio::awaitable<Connected> secure_as_server(RawConnection raw, std::shared_ptr<asio::ssl::context> tls) {
+asio::awaitable<Connected> secure_as_server(RawConnection raw, std::shared_ptr<asio::ssl::context> tls,
+                                            std::chrono::milliseconds handshake_timeout) {
   if (auto* t = std::get_if<tcp::socket>(&raw.socket)) {
-    if (tls) co_return co_await tls_server(std::move(*t), std::move(raw.peer), tls);
+    if (tls) co_return co_await tls_server(std::move(*t), std::move(raw.peer), tls, handshake_timeout);
     co_return std::make_unique<AsioStream<tcp::socket>>(std::move(*t), std::move(raw.peer));
   }
   auto& u = std::get<local_socket::socket>(raw.socket);
-  if (tls) co_return co_await tls_server(std::move(u), std::move(raw.peer), tls);
+  if (tls) co_return co_await tls_server(std::move(u), std::move(raw.peer), tls, handshake_timeout);
   co_return std::make_unique<AsioStream<local_socket::socket>>(std::move(u), std::move(raw.peer));
 }
 

@@ -45,8 +45,10 @@ asio::awaitable<std::expected<RawConnection, std::string>> dial_tcp(std::string 
                                                                     bool ipv6, std::chrono::milliseconds timeout);
 asio::awaitable<std::expected<RawConnection, std::string>> dial_unix(std::filesystem::path path);
 
-/// Plain transports pass through; TLS ones complete the server handshake.
-asio::awaitable<Connected> secure_as_server(RawConnection raw, std::shared_ptr<asio::ssl::context> tls);
+/// Plain transports pass through; TLS ones complete the server handshake
+/// within handshake_timeout (the connection is closed when it expires).
+asio::awaitable<Connected> secure_as_server(RawConnection raw, std::shared_ptr<asio::ssl::context> tls,
+                                            std::chrono::milliseconds handshake_timeout);
 /// Client side: TLS handshake with certificate or pin verification; `host`
 /// is checked against the certificate when not empty.
 asio::awaitable<Connected> secure_as_client(RawConnection raw, const TransportSpec& spec,

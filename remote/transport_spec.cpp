@@ -1,5 +1,9 @@
 #include "remote/transport_spec.hpp"
 
+#include <boost/asio/ip/address.hpp>
+#include <cstdlib>
+#include <fstream>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -33,23 +37,23 @@ struct KindInfo {
 // Keys each kind accepts per role, and the expected form quoted in errors
 // (docs/remoting.md section 2). bind= is openkd's: listen on one address instead of all.
 constexpr std::array<KindInfo, 5> kinds{{
-    {TransportKind::tcp, "tcp", "port clicon hidden password ipversion bind",
+    {TransportKind::tcp, "tcp", "port clicon hidden password ipversion bind clientqq",
      "server clicon port password ipversion",
      "tcp:port=Socket[,hidden][,password=Password][,ipversion=6] or tcp:port=Socket,clicon=Client",
      "tcp:server=Server,port=Socket[,password=Password][,ipversion=6] or tcp:clicon=Server,port=Socket"},
-    {TransportKind::npipe, "npipe", "pipe hidden password", "server pipe password",
+    {TransportKind::npipe, "npipe", "pipe hidden password clientqq", "server pipe password",
      "npipe:pipe=PipeName[,hidden][,password=Password]",
      "npipe:server=Server,pipe=PipeName[,password=Password]"},
     {TransportKind::ssl, "ssl",
-     "proto certuser machuser port clicon hidden password ipversion bind",
+     "proto certuser machuser port clicon hidden password ipversion bind clientqq",
      "proto certuser machuser server clicon port password ipversion",
      "ssl:proto=Protocol,{certuser=Cert|machuser=Cert},port=Socket[,hidden][,password=Password]",
      "ssl:proto=Protocol,{certuser=Cert|machuser=Cert},server=Server,port=Socket[,password=Password]"},
-    {TransportKind::spipe, "spipe", "proto certuser machuser pipe hidden password",
+    {TransportKind::spipe, "spipe", "proto certuser machuser pipe hidden password clientqq",
      "proto certuser machuser server pipe password",
      "spipe:proto=Protocol,{certuser=Cert|machuser=Cert},pipe=PipeName[,hidden][,password=Password]",
      "spipe:proto=Protocol,{certuser=Cert|machuser=Cert},server=Server,pipe=PipeName[,password=Password]"},
-    {TransportKind::com, "com", "port baud channel hidden password", "port baud channel password",
+    {TransportKind::com, "com", "port baud channel hidden password clientqq", "port baud channel password",
      "com:port=COMPort,baud=BaudRate,channel=COMChannel[,hidden][,password=Password]",
      "com:port=COMPort,baud=BaudRate,channel=COMChannel[,password=Password]"},
 }};
@@ -126,6 +130,9 @@ std::expected<TransportSpec, SpecError> parse_transport(std::string_view text_in
     if (key == "hidden") {
       if (has_value) return fail("'hidden' takes no value");
       spec.hidden = true;
+    } else if (key == "clientqq") {
+      if (has_value) return fail("'clientqq' takes no value");
+      spec.client_qq = true;
     } else if (!has_value || value.empty()) {
       return fail(fmt::format("option '{}' needs a value ({}=...); expected {}", key, key, form));
     } else if (key == "port" && spec.kind == TransportKind::com) {
@@ -176,7 +183,10 @@ std::expected<TransportSpec, SpecError> parse_transport(std::string_view text_in
       if (!c || *c > 254) return fail(fmt::format("bad channel '{}'; expected channel=0..254", value));
       spec.channel = static_cast<std::uint8_t>(*c);
     } else if (key == "password") {
-      spec.password = std::string(value);
+      auto secret = resolve_password(value);
+      if (!secret) return fail(secret.error());
+      spec.password = std::move(*secret);
+      spec.password_in_clear = value.front() != '@' && value.substr(0, 4) != "env:";
     }
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
@@ -204,6 +214,39 @@ std::expected<TransportSpec, SpecError> parse_transport(std::string_view text_in
   return spec;
 }
 
+namespace {
+// The name a client dials: the host name when listening on every interface,
+// else the address actually bound (bind=127.0.0.1 is not reachable as the host name).
+std::string tcp_server_name(const TransportSpec& s, std::string_view hostname) {
+  if (s.role != Role::server || s.server.empty()) return std::string(hostname);
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(s.server, ec);
+  if (!ec && addr.is_unspecified()) return std::string(hostname);
+  return s.server;
+}
+}  // namespace
+
+std::expected<std::string, std::string> resolve_password(std::string_view value) {
+  if (value.substr(0, 4) == "env:") {
+    std::string name(value.substr(4));
+    const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
+    if (!v) return std::unexpected(fmt::format("password=env:{}: the environment variable is not set", name));
+    if (!*v) return std::unexpected(fmt::format("password=env:{}: the environment variable is empty", name));
+    return std::string(v);
+  }
+  if (value.front() == '@') {
+    std::string path(value.substr(1));
+    std::ifstream in(path);
+    std::string line;
+    if (!in || !std::getline(in, line))
+      return std::unexpected(fmt::format("password=@{}: cannot read the file", path));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return std::unexpected(fmt::format("password=@{}: the first line is empty", path));
+    return line;
+  }
+  return std::string(value);
+}
+
 std::string remote_argument(const TransportSpec& s, std::string_view hostname, bool mask_password) {
   std::string out(kind_name(s.kind));
   out += ':';
@@ -218,7 +261,7 @@ std::string remote_argument(const TransportSpec& s, std::string_view hostname, b
       out += s.port_range && s.port_hi != s.port_lo ? fmt::format("Port={}:{}", s.port_lo, s.port_hi)
                                                     : fmt::format("Port={}", s.port_lo);
       if (s.reverse()) out += fmt::format(",CliCon={}", s.clicon);
-      else out += fmt::format(",Server={}", hostname);
+      else out += fmt::format(",Server={}", tcp_server_name(s, hostname));
       if (s.ipv6) out += ",IpVersion=6";
       break;
     case TransportKind::npipe:

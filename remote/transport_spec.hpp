@@ -42,7 +42,12 @@ struct TransportSpec {
   std::uint32_t baud = 115200;
   std::uint8_t channel = 0;
   bool hidden = false;
+  /// password=TEXT, password=@FILE (its first line) or password=env:NAME.
   std::optional<std::string> password;
+  /// The password was typed as text (visible in `ps` when on a command line).
+  bool password_in_clear = false;
+  /// Server: clients of this server may end the whole session with qq.
+  bool client_qq = false;
 
   bool is_tls() const { return kind == TransportKind::ssl || kind == TransportKind::spipe; }
   bool is_pipe() const { return kind == TransportKind::npipe || kind == TransportKind::spipe; }
@@ -58,6 +63,15 @@ struct SpecError {
 /// as typed (passwords are case-sensitive). Errors are one line naming the bad
 /// part and the expected form.
 std::expected<TransportSpec, SpecError> parse_transport(std::string_view text, Role role);
+
+/// The secret a password= value names: "@FILE" is the file's first line,
+/// "env:NAME" the variable's value, anything else the text itself.
+std::expected<std::string, std::string> resolve_password(std::string_view value);
+
+/// One line for whoever typed a password as text on a command line.
+inline constexpr std::string_view password_hint =
+    "openkd: hint: a password given as text is visible to other local users (ps); "
+    "password=@FILE or password=env:NAME keeps it out";
 
 /// The string a client gives to -remote to reach a server listening as `bound`
 /// (port and pipe as actually bound). Passwords shown as '*' when masked.

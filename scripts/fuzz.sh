@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every libFuzzer target in BUILD/fuzz for SECONDS each, each with its own
-# corpus folder under BUILD/corpus, and prints one summary line per target.
+# corpus folder under BUILD/corpus (seeded from fuzz/corpus/NAME when the
+# source tree has one), and prints one summary line per target.
 set -e
 build=$1; seconds=${2:-60}
 status=0
@@ -9,7 +10,9 @@ for f in "$build"/fuzz/fuzz_*; do
   name=$(basename "$f")
   corpus="$build/corpus/$name"; mkdir -p "$corpus"
   log="$build/$name.log"
-  if "$f" -max_total_time="$seconds" -print_final_stats=1 "$corpus" >"$log" 2>&1; then
+  seeds="$(dirname "$0")/../fuzz/corpus/$name"
+  [ -d "$seeds" ] || seeds=
+  if "$f" -max_total_time="$seconds" -print_final_stats=1 "$corpus" $seeds >"$log" 2>&1; then
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
     echo "fuzz: $name ok: $execs execs in ${seconds}s"
   else

@@ -23,6 +23,11 @@ CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
     previous = c.help;
     core.printf("  {}\n", c.help);
   }
+  for (const auto& c : core.family_commands) {
+    if (c.help.empty() || c.help == previous) continue;
+    previous = c.help;
+    core.printf("  {}\n", c.help);
+  }
   return {};
 }
 
@@ -284,6 +289,7 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".shell", cmd_shell, ".shell                        (not supported)"},
       {".help", cmd_help, ".help                         this list"},
       {"q", cmd_quit, "q                             quit"},
+      {"qq", cmd_quit, "qq                            quit, ending the session for every remote client too"},
   });
 }
 

@@ -1,6 +1,7 @@
 #include "core/commands/engine.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 
 #include "core/commands/engine_core.hpp"
@@ -15,7 +16,15 @@ namespace openkd::commands {
 Engine::Engine(debugger::Target& target, Output& output, EngineOptions options)
     : core_(std::make_unique<EngineCore>(target, output, options)) {}
 Engine::~Engine() = default;
-void Engine::execute(std::string_view line) { core_->execute(line); }
+void Engine::execute(std::string_view line) { execute(line, CommandOrigin{}); }
+void Engine::execute(std::string_view line, const CommandOrigin& origin) {
+  core_->origin = origin;
+  core_->execute(line);
+  core_->origin = {};
+}
+void Engine::add_family(CommandFamily family) {
+  for (auto& c : family.commands) core_->family_commands.push_back(std::move(c));
+}
 std::string Engine::prompt() const { return core_->prompt(); }
 bool Engine::quit_requested() const { return core_->quit; }
 void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
@@ -105,8 +114,33 @@ void EngineCore::execute(std::string_view line) {
   queued_lines.clear();
 }
 
+namespace {
+// A family command's output goes where the engine's does (and to the log).
+class CoreOutput final : public Output {
+public:
+  explicit CoreOutput(EngineCore& core) : core_(core) {}
+  void write(std::string_view text) override { core_.print(text); }
+  bool is_terminal() const override { return core_.output.is_terminal(); }
+
+private:
+  EngineCore& core_;
+};
+}  // namespace
+
 void EngineCore::run_command(CommandText command) {
   const CommandName parsed = parse_command_name(command.text);
+  if (auto family = std::ranges::find(family_commands, parsed.name, &FamilyCommand::name);
+      !parsed.name.empty() && family != family_commands.end()) {
+    std::string_view args = command.text.substr(parsed.args_offset);
+    while (!args.empty() && std::isspace(static_cast<unsigned char>(args.front()))) args.remove_prefix(1);
+    CoreOutput out(*this);
+    try {
+      if (family->run(args, origin, out) == FamilyResult::done) return;
+    } catch (const std::exception& e) {
+      printf("Internal error in '{}': {}\n", command.text, e.what());
+      return;
+    }
+  }
   Invocation call{parsed.name, command, ArgCursor(command.text.substr(parsed.args_offset), command.column + parsed.args_offset)};
   auto spec = std::ranges::find(commands, std::string_view(parsed.name), &CommandSpec::name);
   if (parsed.name.empty() || spec == commands.end()) {

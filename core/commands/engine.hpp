@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/commands/command_family.hpp"
 #include "core/commands/output.hpp"
 #include "core/debugger/target.hpp"
 
@@ -40,6 +41,12 @@ public:
   /// Runs one typed line (commands separated by ';'). Errors are printed, never thrown.
   /// Blocks while the target runs (g, p, t ...); Target::request_break ends that.
   void execute(std::string_view line);
+  /// The same for a line a remote client (or the host, client 0) issued; family
+  /// commands see the origin (remoting: what a client may do).
+  void execute(std::string_view line, const CommandOrigin& origin);
+  /// Adds a family of commands from a layer above (see command_family.hpp).
+  /// Looked up before the engine's own commands; listed by .help after them.
+  void add_family(CommandFamily family);
   /// "kd> ", or "N: kd> " on a multiprocessor target.
   std::string prompt() const;
   /// True after `q`.

@@ -84,6 +84,8 @@ public:
   debugger::SymbolTable symbols;
   BreakpointTable breakpoints;
   std::vector<CommandSpec> commands;
+  std::vector<FamilyCommand> family_commands;  // Engine::add_family
+  CommandOrigin origin;                        // who issued the line being run
   std::map<std::string, std::string> kdfiles;
 
   // --- running lines

@@ -50,21 +50,42 @@ BOOST_AUTO_TEST_CASE(known_answer) {
   BOOST_TEST((auth_binding("tc", "pA\\b", {}) != binding));
 }
 
-BOOST_AUTO_TEST_CASE(failures_slow_down_per_peer) {
-  FailureThrottle t(250ms, 8s);
-  auto now = FailureThrottle::Clock::now();
-  BOOST_TEST(t.delay_for("tcp 10.0.0.1").count() == 0);
-  const long expected[] = {250, 500, 1000, 2000, 4000, 8000, 8000, 8000};
-  for (long want : expected) {
-    t.record_failure("tcp 10.0.0.1", now);
-    BOOST_TEST(t.delay_for("tcp 10.0.0.1").count() == want);
-  }
-  BOOST_TEST(t.delay_for("tcp 10.0.0.2").count() == 0);  // other peers unaffected
-  t.record_success("tcp 10.0.0.1");
-  BOOST_TEST(t.delay_for("tcp 10.0.0.1").count() == 0);
-  t.record_failure("tcp 10.0.0.3", now);
-  t.expire(now + 2h);
-  BOOST_TEST(t.delay_for("tcp 10.0.0.3").count() == 0);
+BOOST_AUTO_TEST_CASE(guess_budget_per_source_and_per_server) {
+  GuessLimits limits{3, 1000ms, 5, 1000ms};
+  GuessBudget b(limits);
+  auto now = GuessBudget::Clock::now();
+  // One source: its burst, then refused with the wait until its next token.
+  for (int i = 0; i < 3; ++i) BOOST_TEST(b.try_spend("10.0.0.1", now).allowed);
+  auto refused = b.try_spend("10.0.0.1", now);
+  BOOST_TEST(!refused.allowed);
+  BOOST_TEST(!refused.server_exhausted);
+  BOOST_TEST(refused.retry_after.count() > 900);
+  BOOST_TEST(refused.retry_after.count() <= 1001);
+  // Another source still has its own budget, until the server's runs out (5 in all).
+  BOOST_TEST(b.try_spend("10.0.0.2", now).allowed);
+  BOOST_TEST(b.try_spend("10.0.0.3", now).allowed);
+  auto server_empty = b.try_spend("10.0.0.4", now);
+  BOOST_TEST(!server_empty.allowed);
+  BOOST_TEST(server_empty.server_exhausted);
+  // Refill: one token per second.
+  BOOST_TEST(b.try_spend("10.0.0.1", now + 1001ms).allowed);
+  BOOST_TEST(!b.try_spend("10.0.0.1", now + 1001ms).allowed);
+}
+
+BOOST_AUTO_TEST_CASE(guess_budget_refund_and_known_good) {
+  GuessLimits limits{1, 10s, 1, 10s};
+  GuessBudget b(limits);
+  auto now = GuessBudget::Clock::now();
+  BOOST_TEST(b.peek("someone", now).allowed);
+  BOOST_TEST(b.tracked_sources() == 0u);  // looking costs no memory; only failures do
+  auto s = b.try_spend("good", now);
+  BOOST_TEST(s.allowed);
+  b.refund("good", s, now);  // right password: costs nothing, and "good" is known
+  BOOST_TEST(b.try_spend("bad", now).allowed);  // spends the server's only token
+  BOOST_TEST(!b.try_spend("other", now).allowed);
+  BOOST_TEST(b.try_spend("good", now).allowed);  // known-good sources skip the server bucket
+  b.expire(now + 2h);
+  BOOST_TEST(b.tracked_sources() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

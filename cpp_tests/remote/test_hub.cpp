@@ -279,7 +279,8 @@ BOOST_AUTO_TEST_CASE(password_right_wrong_missing) {
   {
     TestClient wrong(tcp_client_string(*info, ",password=right"));
     BOOST_TEST(wrong.wait() == 1);
-    BOOST_TEST(wrong.err() == "openkd: password rejected by server\n");
+    // The hint first (the password was given as text), then the verdict.
+    BOOST_TEST(wrong.err() == std::string(password_hint) + "\nopenkd: password rejected by server\n");
   }
   BOOST_TEST(engine.local_log().find("rejected TESTHOST\\tester (tcp 127.0.0.1:") != std::string::npos);
   {

@@ -122,12 +122,14 @@ class Remoting:
         self.env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
         self.procs = []
 
-    def host(self, *transports, noio=False, expect_start=True):
+    def host(self, *transports, noio=False, expect_start=True, secure=False):
         argv = [self.exe]
         for t in transports:
             argv += ["-server", t]
         if noio:
             argv.append("-noio")
+        if secure:
+            argv.append("-secure")
         p = Proc(argv, self.env)
         self.procs.append(p)
         p.remotes = []

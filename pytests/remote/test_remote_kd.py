@@ -56,7 +56,13 @@ def test_kd_server_and_client(kd, tmp_path):
     b.send(".remote_exit")
     assert b.wait(timeout=60) == 0
     a.wait_for("disconnected at", timeout=60)
-    a.send("q")
+    a.send("q")  # a client's q leaves that client only (KD)
+    assert a.wait(timeout=60) == 0
+    assert "you left the session (q)" in a.out
+    assert host.p.poll() is None
+    a = kd("-remote", remote)
+    a.wait_for("connected at", timeout=60)
+    host.send("q")  # the host's q ends the session for everyone
     assert a.wait(timeout=60) == 0
     assert "the debugging session has ended" in a.out
     assert host.wait(timeout=60) == 0
@@ -83,3 +89,34 @@ def test_kd_wrong_password(kd, tmp_path):
     c = kd("-remote", f"npipe:server=.,pipe={tmp_path}/pw,password=wrong")
     assert c.wait(timeout=60) == 1
     assert "openkd: password rejected by server" in c.err
+
+
+def test_kd_secure_mode_refuses_from_console_and_client(kd, tmp_path):
+    host, remote = _host(kd, tmp_path, "-secure")
+    c = kd("-remote", remote)
+    c.wait_for("connected at", timeout=60)
+    refusals = [
+        (".server tcp:port=0", r"\.server is disabled: the session is in secure mode"),
+        (".endsrv 0", r"\.endsrv is disabled: the session is in secure mode"),
+        (f".writemem {tmp_path}/w.bin nt L10", r"\.writemem is disabled: the session is in secure mode"),
+        (f".logopen {tmp_path}/log.txt", r"\.logopen is disabled: the session is in secure mode"),
+        (".shell ls", r"\.shell is disabled for this session"),
+        (".kdfiles -m a.sys b.sys", r"\.kdfiles changes are disabled: the session is in secure mode"),
+    ]
+    for command, refusal in refusals:
+        c.send(command)
+        c.wait_for(refusal, timeout=60)
+    for command, refusal in refusals:
+        host.send(command)
+    host.wait_count(r"(?:is disabled|changes are disabled)", 2 * len(refusals), timeout=60)
+    assert not (tmp_path / "w.bin").exists() and not (tmp_path / "log.txt").exists()
+    c.send(".servers")
+    c.wait_for(r"0 - Debugger Server - npipe:Pipe=", timeout=60)
+    assert "1 - Debugger Server" not in c.out
+
+
+def test_kd_help_lists_the_remoting_commands(kd, tmp_path):
+    host, remote = _host(kd, tmp_path)
+    host.send(".help")
+    for line in (r"\.server TRANSPORT", r"\.servers ", r"\.endsrv N", r"\.clients ", r"qq "):
+        host.wait_for(r"\n  " + line, timeout=60)

@@ -31,7 +31,7 @@ def test_prompt_answered_at_host_then_client_breaks_in(tmp_path):
         client.wait_for(r"Break instruction exception - code 80000003", timeout=60)
         client.send("r rip")
         client.wait_for(r"rip=[0-9a-f]{16}", timeout=60)
-        client.send("q")
+        host.send("q")  # the host's q ends the session; a client's q would leave only itself
         assert client.wait(timeout=60) == 0
         assert host.wait(timeout=60) == 0
     finally:

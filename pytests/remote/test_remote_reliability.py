@@ -54,6 +54,6 @@ def test_64_clients_see_the_same_session(remoting, tmp_path):
         assert reference[j][0] and reference[j + 1][1] == reference[j][0]  # each command, then its output
     for c in clients[1:]:
         assert session(c) == reference
-    clients[0].send("q")
+    host.send("q")
     for c in clients:
         assert c.wait() == 0

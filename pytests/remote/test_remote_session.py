@@ -44,7 +44,7 @@ def test_servers_endsrv_clients(remoting, tmp_path):
     c.send(".clients")
     c.wait_for(r"\S+\\\S+ \(npipe pid \d+\), last active \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n")
     c.send(".endsrv 1")
-    c.wait_for("Server told to exit")
+    c.wait_for("Server 1 disabled: no new clients; attached clients stay.")
     c.send(".servers")
     c.wait_for(r"1 - <Disabled, exit pending>")
     late = remoting.client(f"npipe:server=.,pipe={pipe}")
@@ -54,16 +54,38 @@ def test_servers_endsrv_clients(remoting, tmp_path):
     c.wait_for(r"\nstill attached\n")
 
 
-def test_q_from_a_client_ends_the_session_for_all(remoting, tmp_path):
+def test_q_from_a_client_leaves_that_client_only(remoting, tmp_path):
+    # KD: q from a client has no effect on the session; that client leaves.
     host = remoting.host(f"npipe:pipe={tmp_path}/q")
     a = remoting.client(f"npipe:server=.,pipe={tmp_path}/q")
     a.wait_for("connected at")
     b = remoting.client(f"npipe:server=.,pipe={tmp_path}/q")
     a.wait_for(r"(?s)connected at.*connected at")
     b.send("q")
+    assert b.wait() == 0
+    assert "openkd: you left the session (q); it goes on without you\n" in b.out
+    a.wait_for(r"\(npipe pid \d+\) left the session \(q\)\n")
+    host.wait_for(r"left the session \(q\)\n")
+    a.send(".echo still on")
+    a.wait_for(r"\nstill on\n")
+    assert host.p.poll() is None
+    host.send("q")  # q at the host's console ends the session for everyone
+    assert a.wait() == 0
+    assert "openkd: the debugging session has ended: q issued on the server" in a.out
+    assert host.wait() == 0
+
+
+def test_qq_from_a_client_needs_clientqq(remoting, tmp_path):
+    host = remoting.host(f"npipe:pipe={tmp_path}/q1", f"npipe:pipe={tmp_path}/q2,clientqq")
+    a = remoting.client(f"npipe:server=.,pipe={tmp_path}/q1")
+    a.send("qq")
+    a.wait_for(r"qq from a client is refused: this server was not started with clientqq \(q leaves this client only\)\n")
+    assert host.p.poll() is None
+    b = remoting.client(f"npipe:server=.,pipe={tmp_path}/q2")
+    b.send("qq")
     for c in (a, b):
         assert c.wait() == 0
-        assert "openkd: the debugging session has ended: q issued by" in c.out
+        assert "openkd: the debugging session has ended: qq issued by" in c.out
     assert host.wait() == 0
 
 
@@ -105,11 +127,11 @@ def test_ctrl_c_sends_a_break_in(remoting, tmp_path):
 
 
 def test_noio_host_is_silent(remoting, tmp_path):
-    host = remoting.host(f"npipe:pipe={tmp_path}/n", noio=True)
+    host = remoting.host(f"npipe:pipe={tmp_path}/n,clientqq", noio=True)
     c = remoting.client(f"npipe:server=.,pipe={tmp_path}/n")
     c.send(".echo quiet host")
     c.wait_for(r"\nquiet host\n")
-    c.send("q")
+    c.send("qq")
     assert c.wait() == 0
     assert host.wait() == 0
     assert "quiet host" not in host.out

@@ -148,7 +148,7 @@ def test_com_over_a_pty_pair(remoting, pty_pair):
     c.wait_for(r"\(com \S+ channel 7\) connected at")
     c.send(".echo over serial")
     c.wait_for(r"\nover serial\n")
-    c.send("q")
+    host.send("q")
     assert c.wait() == 0
     assert host.wait() == 0
 

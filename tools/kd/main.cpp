@@ -22,6 +22,7 @@
 #include "tools/kd/embedded_sim.hpp"
 #include "tools/kd/options.hpp"
 #include "remote/remote.hpp"
+#include "remote/remote_commands.hpp"
 
 namespace asio = boost::asio;
 using namespace openkd;
@@ -186,46 +187,17 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   remote::Hub hub(std::move(ho));
   out.set_tee([&hub](std::string_view text) { hub.broadcast_output(text); });
 
-  auto start_server = [&](const std::string& transport) {
-    auto info = hub.start_server(transport);
-    if (!info) {
-      out.write(fmt::format("Server could not start: {}\n", info.error().message));
-      return;
-    }
-    if (!info->warning.empty()) out.write(info->warning + "\n");
-    out.write(remote::Hub::started_message(*info, "kd") + "\n");
-  };
-  for (const auto& t : opt.servers) start_server(t);
+  // The remoting commands are one family in the engine's table (remote/remote_commands.hpp).
+  engine.add_family(remote::remote_commands(hub, {opt.secure, "kd"}));
+  for (const auto& t : opt.servers) remote::start_server_reporting(hub, t, out, "kd");
 
   engine.report_stop(*first);
   if (!opt.log_open.empty()) engine.execute(".logopen " + opt.log_open);
   if (!opt.log_append.empty()) engine.execute(".logappend " + opt.log_append);
 
-  // kd's own commands about remoting; everything else is the engine's.
-  auto run = [&](const std::string& raw) {
-    std::string line = raw;
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.erase(0, 1);
-    auto word_end = line.find_first_of(" \t");
-    std::string word = line.substr(0, word_end);
-    std::string rest = word_end == std::string::npos ? "" : line.substr(word_end + 1);
-    for (char& c : word) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (word == ".server") {
-      if (rest.empty()) out.write("Usage: .server tcp:port=N | npipe:pipe=NAME | ssl:... | spipe:... | com:...\n");
-      else start_server(rest);
-    } else if (word == ".servers") {
-      for (const auto& l : hub.list_servers()) out.write(l + "\n");
-    } else if (word == ".endsrv") {
-      char* endp = nullptr;
-      long n = std::strtol(rest.c_str(), &endp, 0);
-      if (rest.empty() || endp == rest.c_str()) out.write("Usage: .endsrv N (the server number .servers shows)\n");
-      else if (auto r = hub.end_server(int(n)); !r) out.write(r.error().message + "\n");
-      else out.write(fmt::format("Server {} disabled: no new clients; attached clients stay.\n", n));
-    } else if (word == ".clients") {
-      for (const auto& l : hub.list_clients()) out.write(l + "\n");
-    } else {
-      engine.execute(line);
-      session.set_kdfiles(engine.kdfiles());
-    }
+  auto run = [&](const std::string& line, const commands::CommandOrigin& origin = {}) {
+    engine.execute(line, origin);
+    session.set_kdfiles(engine.kdfiles());
   };
 
   // The console's reader (started before -c so a DbgPrompt during it can be answered).
@@ -300,7 +272,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
       if ((console_eof || opt.noio) && hub.list_servers().empty()) break;
       continue;
     }
-    run(cmd->line);
+    run(cmd->line, commands::CommandOrigin{cmd->origin, cmd->issuer});
     std::string prompt = engine.prompt();
     hub.set_prompt(prompt);
     if (cmd->origin == 0 && !engine.quit_requested()) {  // after q, no prompt for another line

@@ -1,16 +1,18 @@
 // kdremote_testhost: plays the debugger for remoting tests.
 //
-//   kdremote_testhost -server T [-server T2 ...] [-noio]   host a fake session
-//   kdremote_testhost -remote T                            join as a client
-//   kdremote_testhost -QR HOST                             list servers
+//   kdremote_testhost -server T [-server T2 ...] [-noio] [-secure]   host a fake session
+//   kdremote_testhost -remote T                                       join as a client
+//   kdremote_testhost -QR HOST                                        list servers
 //
-// The fake engine answers: q, .echo TEXT, .servers, .clients, .endsrv N,
-// .server T, slow MS (prints, sleeps, can be broken into), big BYTES, and
-// anything else with "executed: LINE".
+// The remoting commands (.server, .servers, .endsrv, .clients, and q/qq from
+// clients) are kd's own family (remote/remote_commands.hpp). The fake engine
+// answers the rest: q and qq (end the session), .echo TEXT, slow MS (prints,
+// sleeps, can be broken into), big BYTES, and anything else with "executed: LINE".
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <functional>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "remote/remote.hpp"
+#include "remote/remote_commands.hpp"
 
 using namespace openkd::remote;
 using namespace std::chrono_literals;
@@ -33,11 +36,21 @@ void print(FILE* f, std::string_view text) {
 }
 
 int usage() {
-  print(stderr, "usage: kdremote_testhost -server TRANSPORT [-server ...] [-noio] | -remote TRANSPORT | -QR HOST\n");
+  print(stderr, "usage: kdremote_testhost -server TRANSPORT [-server ...] [-noio] [-secure] | -remote TRANSPORT | -QR HOST\n");
   return 2;
 }
 
-int run_host(const std::vector<std::string>& transports, bool noio) {
+// Family commands print through this, like the fake engine's own output.
+class HostOutput final : public openkd::commands::Output {
+public:
+  explicit HostOutput(std::function<void(std::string_view)> f) : f_(std::move(f)) {}
+  void write(std::string_view text) override { f_(text); }
+
+private:
+  std::function<void(std::string_view)> f_;
+};
+
+int run_host(const std::vector<std::string>& transports, bool noio, bool secure) {
   std::atomic<bool> break_requested{false};
   HubOptions options;
   if (!noio) options.local_output = [](std::string_view text) { print(stdout, text); };
@@ -54,8 +67,11 @@ int run_host(const std::vector<std::string>& transports, bool noio) {
       return 1;
     }
     print(stdout, Hub::started_message(*info) + "\n");
+    if (!info->hint.empty()) print(stderr, info->hint + "\n");
     if (!info->warning.empty()) print(stderr, info->warning + "\n");
   }
+  HostOutput family_out(out);
+  const auto family = remote_commands(hub, {secure, "kd"});
   const std::string prompt = "0: kd> ";
   hub.set_prompt(prompt);
   if (!noio) {
@@ -78,31 +94,20 @@ int run_host(const std::vector<std::string>& transports, bool noio) {
     if (!cmd) continue;
     const std::string& line = cmd->line;
     auto arg = [&](std::size_t skip) { return line.size() > skip ? line.substr(skip) : std::string(); };
-    if (line == "q") {
+    openkd::commands::CommandOrigin origin{cmd->origin, cmd->issuer};
+    if (openkd::commands::run_family_command(family, line, origin, family_out) ==
+        openkd::commands::FamilyResult::done) {
+      hub.set_prompt(prompt);
+      continue;
+    }
+    if (line == "q" || line == "qq") {
       out("quit:\n");
-      hub.shutdown(cmd->origin ? "q issued by " + cmd->issuer : "q issued on the server");
+      hub.shutdown(cmd->origin ? line + " issued by " + cmd->issuer : line + " issued on the server");
       return 0;
     } else if (line.rfind(".echo", 0) == 0) {
       std::string text = arg(5);
       if (!text.empty() && text[0] == ' ') text.erase(0, 1);
       out(text + "\n");
-    } else if (line == ".servers") {
-      std::string all;
-      for (auto& l : hub.list_servers()) all += l + "\n";
-      out(all);
-    } else if (line == ".clients") {
-      std::string all;
-      for (auto& l : hub.list_clients()) all += l + "\n";
-      out(all);
-    } else if (line.rfind(".endsrv ", 0) == 0) {
-      int n = -1;
-      std::string a = arg(8);
-      std::from_chars(a.data(), a.data() + a.size(), n);
-      auto r = hub.end_server(n);
-      out(r ? "Server told to exit.  Clients attached stay until they leave.\n" : "openkd: " + r.error().message + "\n");
-    } else if (line.rfind(".server ", 0) == 0) {
-      auto info = hub.start_server(arg(8));
-      out(info ? Hub::started_message(*info) + "\n" : "openkd: " + info.error().message + "\n");
     } else if (line.rfind("slow ", 0) == 0) {
       int ms = 0;
       std::string a = arg(5);
@@ -138,12 +143,13 @@ int run_host(const std::vector<std::string>& transports, bool noio) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> servers;
-  bool noio = false;
+  bool noio = false, secure = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-server" || a == "-remote" || a == "-QR") && i + 1 >= argc) return usage();
     if (a == "-server") servers.push_back(argv[++i]);
     else if (a == "-noio") noio = true;
+    else if (a == "-secure") secure = true;
     else if (a == "-remote") return run_client(std::string_view(argv[++i]));
     else if (a == "-QR") {
       print(stdout, query_servers_text(argv[++i]));
@@ -151,5 +157,5 @@ int main(int argc, char** argv) {
     } else return usage();
   }
   if (servers.empty()) return usage();
-  return run_host(servers, noio);
+  return run_host(servers, noio, secure);
 }
