@@ -98,8 +98,36 @@ bool EngineCore::take_cancel() {
   return true;
 }
 
+namespace {
+// KD repeats the last command on an empty line for t and p (the same command
+// again) and for d* and u (the command alone: it continues where it stopped).
+std::string repeat_of(std::string_view line) {
+  std::string text(line);
+  if (text.find(';') != std::string::npos) return {};
+  std::size_t b = text.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  text.erase(0, b);
+  std::string word = text.substr(0, text.find_first_of(" \t"));
+  for (char& c : word) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (word == "t" || word == "p") return text;
+  if (word == "u") return "u";
+  static const char* dumps[] = {"d", "db", "dw", "dd", "dq", "dc", "da", "du", "dp", "dps", "dqs", "dds", "dyb", "df", "dD"};
+  for (const char* d : dumps)
+    if (word == d) return word;
+  return {};
+}
+}  // namespace
+
 void EngineCore::execute(std::string_view line) {
   cancel_requested.store(false);  // a cancel aimed at an earlier command is stale
+  std::string repeated;
+  if (line.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    if (repeat_line.empty()) return;
+    repeated = repeat_line;
+    line = repeated;
+  } else {
+    repeat_line = repeat_of(line);
+  }
   if (log) fmt::print(log, "{}{}\n", prompt(), line);
   queued_lines.emplace_back(line);
   std::size_t budget = kMaxLinesPerExecute;

@@ -94,6 +94,7 @@ public:
   std::string prompt() const;
   bool quit = false;
   std::deque<std::string> queued_lines;  // breakpoint commands, run after the current line
+  std::string repeat_line;               // what an empty line runs again (t, p, d*, u)
 
   // --- output (also copied to the open log)
   void print(std::string_view text);
