@@ -242,6 +242,7 @@ CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
                                           : DumpFormat{1, 16, true};
   std::size_t hits = 0;
   for (std::uint64_t offset = 0; offset < range->count; offset += kWindow) {
+    if (core.take_cancel() || core.link_failure_reported) break;  // Ctrl-C, or the link failed
     const std::uint64_t length = std::min(kWindow + pattern.size() - 1, range->count - offset);
     if (length < pattern.size()) break;
     const auto block = core.read_block(range->address + offset, length);

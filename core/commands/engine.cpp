@@ -92,6 +92,18 @@ void EngineCore::print(std::string_view text) {
   if (log) std::fwrite(text.data(), 1, text.size(), log);
 }
 
+bool EngineCore::link_failure(const debugger::Error& e) {
+  using debugger::ErrorKind;
+  // Unreadable memory (a failure status) is what `??` means; anything else is
+  // the link or the target misbehaving, and the user is told why, once.
+  if (e.kind == ErrorKind::Status || e.kind == ErrorKind::Failed) return false;
+  if (!link_failure_reported) {
+    link_failure_reported = true;
+    print(fmt::format("Memory read failed: {}\n", e.message));
+  }
+  return true;
+}
+
 bool EngineCore::take_cancel() {
   if (!cancel_requested.exchange(false)) return false;
   print("^C: stopped between steps\n");
@@ -129,6 +141,7 @@ void EngineCore::execute(std::string_view line) {
     repeat_line = repeat_of(line);
   }
   if (log) fmt::print(log, "{}{}\n", prompt(), line);
+  link_failure_reported = false;
   queued_lines.emplace_back(line);
   std::size_t budget = kMaxLinesPerExecute;
   while (!queued_lines.empty() && !quit && budget-- > 0) {
@@ -332,9 +345,12 @@ MemoryBlock EngineCore::read_block(std::uint64_t address, std::size_t size, bool
   MemoryBlock block{address, std::vector<std::uint8_t>(size), std::vector<bool>(size, false)};
   std::size_t done = 0;
   while (done < size) {
+    // Ctrl-C between round trips: the rest stays unreadable (the command reports the cancel).
+    if (cancel_requested.load()) break;
     const std::uint64_t at = address + done;
     auto span = std::span(block.bytes).subspan(done);
     auto got = physical ? target.read_physical(at, span) : target.read_virtual(at, span);
+    if (!got && link_failure(got.error())) break;
     if (got && *got > 0) {
       const std::size_t n = std::min(*got, size - done);
       std::fill_n(block.valid.begin() + done, n, true);

@@ -153,6 +153,10 @@ public:
   std::atomic<bool> cancel_requested{false};
   /// True (once) if a cancel arrived since the last call; prints KD's notice.
   bool take_cancel();
+  /// True if `e` is a link or protocol failure rather than unreadable memory;
+  /// says so (once per command line) so `??` is never the only sign of it.
+  bool link_failure(const debugger::Error& e);
+  bool link_failure_reported = false;
   /// The last exception the target reported, for `g` after it (not-handled by default).
   std::uint32_t last_exception_code = 0;
 

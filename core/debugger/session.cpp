@@ -264,6 +264,11 @@ Result<StopEvent> KdSession::wait_for_stop(std::optional<std::chrono::millisecon
   return last_stop_;
 }
 
+bool KdSession::lost() const {
+  std::lock_guard lock(mutex_);
+  return lost_.has_value();
+}
+
 bool KdSession::running() const {
   std::lock_guard lock(mutex_);
   return running_;

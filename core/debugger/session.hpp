@@ -60,6 +60,8 @@ public:
   Result<StopEvent> wait_for_stop(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   /// True between a resume and the next stop.
   bool running() const;
+  /// The target is gone for good (the link gave up or the transport closed, without reconnect).
+  bool lost() const;
   /// Ends the session: closes the transport and stops the I/O thread. Safe
   /// while a prompt waits or another thread waits in a call (it gets an Error).
   void close();

@@ -79,6 +79,7 @@ def test_bad_commands_are_one_line_errors_and_the_session_goes_on():
     ("com:pipe,port=/nonexistent/openkd.sock", "/nonexistent/openkd.sock"),
     ("bogus:x", "bogus"),
     ("sim:cpus=99", "cpus"),
+    ("net:port=50000,key=1.2.3.4", "KDNET transport"),
 ])
 def test_bad_connection_strings_are_one_line_errors(connect, needle):
     rc, out, err = run_kd(["-k", connect], "q\n", timeout=30)

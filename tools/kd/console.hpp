@@ -1,6 +1,7 @@
 // kd's terminal: engine output and DbgPrint text share one locked stdout; input
 // comes through libedit when stdin is a terminal, line by line otherwise.
 #pragma once
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -30,7 +31,30 @@ private:
 
 /// True when stdin is a terminal (libedit shows prompts and echoes what is typed).
 bool console_is_terminal();
-/// Reads one command line; nullopt at end of input (or Ctrl-B / Ctrl-D at the terminal).
-std::optional<std::string> read_command_line(const std::string& prompt, ConsoleOutput& out);
+
+/// kd's input: lines from stdin (libedit at a terminal, raw reads otherwise),
+/// interruptible from another thread so the reader never outlives kd.
+class ConsoleInput {
+public:
+  ConsoleInput();
+  ~ConsoleInput();
+  ConsoleInput(const ConsoleInput&) = delete;
+  ConsoleInput& operator=(const ConsoleInput&) = delete;
+  /// One line without its newline; nullopt at end of input, at Ctrl-B (then
+  /// quit_key() is true) or after interrupt().
+  std::optional<std::string> read_line(const std::string& prompt);
+  /// Any thread: the read in progress (and every later one) returns nullopt.
+  void interrupt();
+  bool quit_key() const { return quit_key_.load(); }
+  bool terminal() const { return terminal_; }
+
+private:
+  friend int console_read_key(FILE*);
+  int read_byte();  // -1: end, interrupt or error
+  bool terminal_;
+  int wake_[2] = {-1, -1};
+  std::string buffer_;
+  std::atomic<bool> interrupted_{false}, quit_key_{false};
+};
 
 }  // namespace openkd::kd

@@ -19,6 +19,7 @@
 #include "core/commands/engine.hpp"
 #include "core/debugger/session.hpp"
 #include "tools/kd/console.hpp"
+#include "tools/kd/console_reader.hpp"
 #include "tools/kd/embedded_sim.hpp"
 #include "tools/kd/options.hpp"
 #include "remote/remote.hpp"
@@ -97,31 +98,34 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   debugger::KdSession session(std::move(so));
 
-  // One reader owns the console. It reads a line when the engine is idle (a
-  // command) or when the target waits in DbgPrompt (the answer), so a line
-  // typed for a prompt is never taken as a command, nor the other way round.
-  // Static: the reader may still wait on them when this function returns, and a
-  // condition variable destroyed under a waiter blocks for ever (kd ends with _Exit).
-  static std::mutex turn_mutex;
-  static std::condition_variable turn_cv;
-  bool engine_idle = false, console_eof = false;
-  std::string current_prompt;
-  // The DbgPrompt the target waits in (its id and text), until the console answers it.
-  std::optional<std::pair<std::uint64_t, std::string>> target_prompt;
+  // The console: lines for kd's commands and for the target's DbgPrompt, in
+  // turn (tools/kd/console_reader.hpp). Hooks that need the engine go through
+  // this pointer, set while the engine exists.
+  kd::ConsoleInput input;
+  std::atomic<commands::Engine*> engine_ptr{nullptr};
+  kd::ConsoleReader console(
+      input, kd::ConsoleReader::Hooks{
+                 [&session](std::uint64_t id, std::string answer) { session.answer_prompt(id, std::move(answer)); },
+                 [&out](std::string_view text) { out.write_local(text); },
+                 [&session, &engine_ptr] {  // q or Ctrl-B while a command runs
+                   if (auto* e = engine_ptr.load()) e->request_cancel();
+                   session.cancel_wait();
+                 },
+                 [&out](std::string_view prompt) { out.write_local(prompt); },
+                 [&session, &engine_ptr, &out] {  // input ended; the last command still runs
+                   out.write("kd: end of input while the target runs: breaking in\n");
+                   if (auto* e = engine_ptr.load()) e->request_cancel();
+                   session.request_break();
+                 }});
   auto on_target_prompt = [&](std::uint64_t id, std::string_view text, std::uint32_t) {
-    // The session's I/O thread: never block here; the console reader answers.
+    // The session's I/O thread: never blocks; the console answers (at once
+    // from a line typed ahead, or with the next line read).
     if (opt.noio) {
       session.answer_prompt(id, {});
       return;
     }
-    std::lock_guard lock(turn_mutex);
-    if (console_eof) {
-      session.answer_prompt(id, {});
-      return;
-    }
-    target_prompt.emplace(id, std::string(text));
     out.write(text);  // everyone sees what the target asks; the host's console answers
-    turn_cv.notify_all();
+    console.target_prompt(id, std::string(text));
   };
 
   session.set_callbacks(debugger::TargetCallbacks{
@@ -134,12 +138,11 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   // Ctrl-C breaks in (on its own thread: the engine thread is blocked while the target runs).
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT);
-  std::atomic<commands::Engine*> engine_for_signals{nullptr};
   std::function<void()> on_sigint = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       // Break in, and stop a multi-step command (t 100, gu) between its steps.
-      if (auto* e = engine_for_signals.load()) e->request_cancel();
+      if (auto* e = engine_ptr.load()) e->request_cancel();
       session.request_break();
       on_sigint();
     });
@@ -171,7 +174,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   eo.noshell = opt.noshell || opt.secure;
   eo.break_on_module_load = opt.break_on_first_module;
   commands::Engine engine(session, out, eo);
-  engine_for_signals = &engine;
+  engine_ptr = &engine;
 
   // Every command, local or from a remote client, goes through the hub's queue
   // and runs here, one at a time, in arrival order (docs/remoting.md section 3).
@@ -201,48 +204,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   };
 
   // The console's reader (started before -c so a DbgPrompt during it can be answered).
-  std::thread reader;
-  if (!opt.noio) {
-    reader = std::thread([&] {
-      for (;;) {
-        std::string prompt;
-        bool for_target = false;
-        {
-          std::unique_lock lock(turn_mutex);
-          turn_cv.wait(lock, [&] { return engine_idle || target_prompt.has_value(); });
-          for_target = target_prompt.has_value();
-          if (!for_target) {
-            engine_idle = false;
-            prompt = current_prompt;
-          }
-        }
-        // A target prompt was already shown by on_target_prompt.
-        auto line = kd::read_command_line(prompt, out);
-        std::lock_guard lock(turn_mutex);
-        const bool answers_target = line && target_prompt.has_value();
-        // Not a terminal: echo what was read, so a transcript reads like a session.
-        if (line && !kd::console_is_terminal())
-          out.write_local((answers_target ? std::string() : prompt) + *line + "\n");
-        if (!line) {
-          console_eof = true;
-          if (target_prompt) session.answer_prompt(target_prompt->first, {});
-          target_prompt.reset();
-          turn_cv.notify_all();
-          return;
-        }
-        if (answers_target) {
-          // The target asked while we waited for a command: the line answers it,
-          // and the console keeps its turn for the next command.
-          if (!for_target) engine_idle = true;
-          session.answer_prompt(target_prompt->first, *line);
-          target_prompt.reset();
-          turn_cv.notify_all();
-        } else {
-          hub.submit_command(*line);
-        }
-      }
-    });
-  }
+  if (!opt.noio) console.start();
   // Initial commands (-cf, then -c) run first, shown with the prompt as KD does.
   auto run_shown = [&](const std::string& line) {
     hub.announce_command(line);
@@ -257,39 +219,33 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   if (!opt.initial_commands.empty() && !engine.quit_requested()) run_shown(opt.initial_commands);
 
-  // Now the console may type commands.
-  {
-    std::lock_guard lock(turn_mutex);
-    engine_idle = true;
-    current_prompt = engine.prompt();
-  }
-  turn_cv.notify_all();
-  while (!engine.quit_requested() && !hub.is_shut_down()) {
-    auto cmd = hub.next_command(std::chrono::milliseconds(100));
-    if (!cmd) {
-      std::lock_guard lock(turn_mutex);
-      // Input ended with nobody else able to type: the session ends, as KD's does at EOF.
-      if ((console_eof || opt.noio) && hub.list_servers().empty()) break;
-      continue;
-    }
-    run(cmd->line, commands::CommandOrigin{cmd->origin, cmd->issuer});
-    std::string prompt = engine.prompt();
+  // The command loop: console lines and remote clients' commands, one at a
+  // time through the hub (every client sees every command), in arrival order.
+  while (!engine.quit_requested() && !hub.is_shut_down() && !console.quit_requested()) {
+    const std::string prompt = engine.prompt();
     hub.set_prompt(prompt);
-    if (cmd->origin == 0 && !engine.quit_requested()) {  // after q, no prompt for another line
-      std::lock_guard lock(turn_mutex);
-      current_prompt = prompt;
-      engine_idle = true;
-      turn_cv.notify_all();
+    if (!opt.noio) console.idle(prompt);
+    std::optional<remote::HubCommand> cmd;
+    while (!cmd && !hub.is_shut_down() && !console.quit_requested()) {
+      if (auto line = opt.noio ? std::nullopt : console.take_command()) hub.submit_command(*line);
+      cmd = hub.next_command(std::chrono::milliseconds(20));
+      if (cmd) break;
+      // Input ended with nobody else able to type: the session ends, as KD's does at EOF.
+      if ((opt.noio || console.ended()) && hub.list_servers().empty()) break;
+      if (!opt.noio) console.wait(std::chrono::milliseconds(30));
     }
+    if (!cmd) break;
+    if (!opt.noio) console.busy();
+    run(cmd->line, commands::CommandOrigin{cmd->origin, cmd->issuer});
   }
-  engine_for_signals = nullptr;
-  hub.shutdown(engine.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
-  // The reader may sit in a blocking read: it ends with the process.
-  if (reader.joinable()) reader.detach();
+  // Ending with the target gone (no reconnect) is a failure a script must see.
+  const bool target_lost = session.lost();
+  engine_ptr = nullptr;
+  hub.shutdown(engine.quit_requested() || console.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
   stop_signals();
   session.close();
   if (sim) sim->stop();
-  return 0;
+  return target_lost ? 1 : 0;
 }
 
 }  // namespace
@@ -333,9 +289,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kd: bad -k '%s': %s\n", connect.c_str(), spec.error().c_str());
     return 2;
   }
+  if (spec->kind == backends::ConnectSpec::Kind::Net) {
+    std::fprintf(stderr, "kd: -k net: needs the KDNET transport, which this build does not have yet; "
+                         "use com:pipe, com:port, com:ipport or sim\n");
+    return 2;
+  }
+  // -y and -n are taken (scripts written for KD pass them) but symbols are the
+  // images' exports until PDB support lands: say so once rather than ignore them.
+  if (!opt->symbol_path.empty() || opt->source_line_support)
+    std::fprintf(stderr, "kd: note: -y/-n are not used yet: symbols come from the images' export tables\n");
   std::signal(SIGPIPE, SIG_IGN);
   int rc = run_target_session(*opt, *spec);
-  // The console reader may still be blocked in read(): end without waiting for it.
   std::fflush(stdout);
-  std::_Exit(rc);
+  return rc;
 }

@@ -8,25 +8,22 @@ namespace openkd::kd {
 std::string usage() {
   return
       "usage: kd [-server TRANSPORT] [-remote TRANSPORT] -k CONNECT [-c \"cmd; cmd\"] [-cf FILE]\n"
-      "          [-y SYMPATH] [-bonc] [-b] [-d] [-v] [-n] [-logo FILE] [-loga FILE]\n"
+      "          [-bonc] [-b] [-d] [-v] [-logo FILE] [-loga FILE]\n"
       "          [-noio] [-noshell] [-secure] [-QR HOST] [-version] [-?]\n"
       "\n"
       "  -k CONNECT    the target:\n"
       "                  com:pipe,port=PATH[,resets=0][,reconnect]   a VM's serial port (Unix socket)\n"
       "                  com:port=DEVICE,baud=N                      a serial line or pseudo-terminal\n"
       "                  com:ipport=PORT,port=HOST                   serial over TCP\n"
-      "                  net:port=N,key=W.X.Y.Z[,target=HOST]        KDNET\n"
       "                  sim[:cpus=N,seed=S,build=B]                 the simulated kernel inside kd\n"
       "                (default: _NT_DEBUG_PORT and _NT_DEBUG_BAUD_RATE)\n"
       "  -server T     also serve this session to remote clients (tcp:port=N, npipe:pipe=NAME, ...)\n"
       "  -remote T     join a debugging server instead of opening a target\n"
       "  -c \"cmds\"     run these commands first (separated by ';')\n"
       "  -cf FILE      run the commands in FILE first\n"
-      "  -y PATH       symbol path (default: _NT_SYMBOL_PATH)\n"
       "  -b, -bonc     break in as soon as the session begins\n"
       "  -d            break at the first module load\n"
       "  -v            verbose: show link events (resyncs, retries)\n"
-      "  -n            noisy symbol loading\n"
       "  -logo FILE    open a log file (-loga appends)\n"
       "  -noio         the server's own console does no I/O (clients and -c only)\n"
       "  -noshell      no .shell\n"
@@ -35,7 +32,10 @@ std::string usage() {
       "  -version      print the version and exit\n"
       "  -?            this text\n"
       "\n"
-      "At the prompt: Ctrl-C breaks in, Ctrl-B quits, .help lists the commands.\n";
+      "At the prompt: Ctrl-C breaks in (and stops a long command), Ctrl-B quits, .help lists\n"
+      "the commands; an empty line repeats t, p, d* and u. While the target runs, q (or\n"
+      "Ctrl-B) leaves kd. When piped input ends while the target runs, kd waits 5 s for it to\n"
+      "stop, then breaks in and ends.\n";
 }
 
 std::expected<Options, std::string> parse_options(const std::vector<std::string>& args) {
