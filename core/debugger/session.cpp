@@ -97,6 +97,8 @@ void KdSession::on_event(HostEvent&& e) {
         using T = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<T, ReplyReady> || std::is_same_v<T, RequestFailed>) {
           std::lock_guard lock(mutex_);
+          // A refused resume leaves the target where it was (stopped).
+          running_ = !runner_->session().stopped();
           if (ev.id != waiting_id_) return;  // abandoned
           if constexpr (std::is_same_v<T, ReplyReady>) answer_ = Result<Answer>(Answer(std::move(ev.reply)));
           else answer_ = Result<Answer>(std::unexpected(std::move(ev.error)));
