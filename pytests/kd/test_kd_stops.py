@@ -60,3 +60,20 @@ def test_a_restarted_kdsim_on_the_same_pipe_is_debugged_after_reconnect(tmp_path
     assert "Breakpoint 0 hit" in out, out
     pairs = stops_and_rips(out)
     assert pairs and pairs[-1][0] == pairs[-1][1], out
+
+
+def test_kdfiles_serves_the_driver_the_kernel_loads(tmp_path):
+    """.kdfiles through the session: the kernel's image loader pulls simdrv2.sys
+    from kd, and the driver that runs is the served copy."""
+    kernel_dir = tool("kd").parent.parent.parent / "simulator" / "kernel"
+    original = (kernel_dir / "simdrv2.sys").read_bytes()
+    patched = original.replace(b"simdrv2: DriverEntry: loaded at", b"simdrv2: DriverEntry: SERVED at")
+    assert patched != original
+    served = tmp_path / "simdrv2.sys"
+    served.write_bytes(patched)
+    # Boot options (the kernel's prompt after g) make the loads come quickly.
+    script = f".kdfiles -m simdrv2.sys {served}\ng\ntick=40 load=60 loaded=80\n"
+    rc, out, err = run_kd(["-k", "sim"], script, timeout=90)
+    assert rc == 0, err
+    assert "simdrv2: DriverEntry: SERVED at" in out, out[-3000:]
+    assert "simdrv2: DriverEntry: loaded at" not in out
