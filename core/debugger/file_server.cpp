@@ -67,11 +67,9 @@ wire::FileIo FileServer::answer(const wire::FileIo& f, std::string* log) {
       // .kdfiles compares names case-insensitively and by tail (\SystemRoot\...\x.sys).
       const std::string b = lower(target_path);
       if (!(a == b || (a.size() > b.size() && a.ends_with(b) && a[a.size() - b.size() - 1] == '\\'))) continue;
-      if (open_.size() >= kMaxOpen) {
-        say(fmt::format("KdPullRemoteFile: {} refused: {} files already open", name, kMaxOpen));
-        reply.status = wire::kStatusUnsuccessful;
-        return reply;
-      }
+      // A target that never closes (or a hostile one) cannot grow the table:
+      // the oldest handle is forgotten (reading it later fails cleanly).
+      if (open_.size() >= kMaxOpen) open_.erase(open_.begin());
       auto size = fs_.size(host_path);
       if (!size) {
         say(fmt::format("KdPullRemoteFile: cannot serve {}: {}", name, size.error()));

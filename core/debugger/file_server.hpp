@@ -37,8 +37,8 @@ public:
   wire::FileIo answer(const wire::FileIo& request, std::string* log = nullptr);
   std::size_t open_count() const { return open_.size(); }
 
-  /// Handles a target may hold open at once; more are refused (a hostile
-  /// target could otherwise open handles without end).
+  /// Handles a target may hold open at once; opening one more forgets the
+  /// oldest (a target that never closes, or a hostile one, cannot grow the table).
   static constexpr std::size_t kMaxOpen = 64;
 
 private:
