@@ -19,6 +19,8 @@ std::optional<std::uint32_t> peek_api(wire::ByteView body) {
 
 bool is_api(std::uint32_t api, wire::Api a) { return api == static_cast<std::uint32_t>(a); }
 
+constexpr std::chrono::seconds kBreakInRepeat{1};
+
 }  // namespace
 
 std::string api_label(std::uint32_t api) {
@@ -52,6 +54,7 @@ void HostSession::on_disconnected(std::string why, TimePoint) {
   connected_ = false;
   sent_.clear();
   prompt_.reset();
+  break_again_.reset();
   std::string line = fmt::format("connection to the target lost ({})", why);
   fail_pending(Error{line, 0, ErrorKind::Disconnected});
   emit(TargetLost{std::move(line)});
@@ -66,6 +69,14 @@ void HostSession::on_bytes(wire::ByteView bytes, TimePoint now) {
 void HostSession::on_timer(TimePoint now) {
   if (connected_) {
     link_.on_timer(now);
+    if (break_again_ && now >= *break_again_) {
+      if (stopped_) {
+        break_again_.reset();
+      } else {
+        link_.send_break_in();
+        break_again_ = now + kBreakInRepeat;
+      }
+    }
     drain_link(now);
   }
   if (pending_ && pending_->deadline && now >= *pending_->deadline) {
@@ -109,9 +120,10 @@ void HostSession::abandon(RequestId id, Error error) {
   if (pending_ && pending_->id == id) fail_pending(std::move(error));
 }
 
-void HostSession::break_in() {
+void HostSession::break_in(TimePoint now) {
   if (!connected_) return;
   link_.send_break_in();
+  break_again_ = now + kBreakInRepeat;
 }
 
 void HostSession::resync(TimePoint now) {
@@ -155,6 +167,7 @@ std::optional<HostEvent> HostSession::take_event() {
 
 std::optional<TimePoint> HostSession::next_deadline() const {
   std::optional<TimePoint> due = connected_ ? link_.next_deadline() : std::nullopt;
+  if (connected_ && break_again_) due = due ? std::min(*due, *break_again_) : *break_again_;
   if (pending_ && pending_->deadline) due = due ? std::min(*due, *pending_->deadline) : *pending_->deadline;
   return due;
 }
@@ -226,6 +239,7 @@ void HostSession::on_state_change(const Packet& p) {
     return;
   }
   stopped_ = true;
+  break_again_.reset();
   prompt_.reset();  // a stopped target no longer waits in DbgPrompt
   if (pending_ && pending_->expect == Expect::Stop && pending_->transmitted) {
     RequestId id = pending_->id;

@@ -126,7 +126,10 @@ public:
   /// Fails the pending request (if it is `id`) with `error`, e.g. Ctrl-C while
   /// the engine waits. A resume stays sent: its stop, when it comes, is stray.
   void abandon(RequestId id, Error error);
-  void break_in();
+  /// The break-in byte, and again every second until the target stops: a
+  /// target busy in a packet exchange (FILE_IO, DbgPrompt) takes the byte for
+  /// line noise, as KDCOM stubs do.
+  void break_in(TimePoint now);
   /// RESET now (both sides restart their ids), as after a reboot the session did not ask for.
   void resync(TimePoint now);
   /// A data packet exactly as given, outside any request: for protocol tests
@@ -182,6 +185,7 @@ private:
   std::optional<Pending> pending_;
   std::deque<Sent> sent_;
   std::optional<wire::DebugIo> prompt_;  // the unanswered DbgPrompt
+  std::optional<TimePoint> break_again_;  // a break-in not yet answered by a stop: when to repeat it
   std::uint64_t prompt_id_ = 0;
   std::deque<HostEvent> events_;
   std::size_t print_bytes_queued_ = 0;

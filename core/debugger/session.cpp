@@ -548,7 +548,7 @@ void KdSession::request_break() {
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
     if (!runner_) return;
-    runner_->session().break_in();
+    runner_->session().break_in(Clock::now());
     runner_->pump();
   });
 }

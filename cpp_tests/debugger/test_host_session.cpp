@@ -30,6 +30,8 @@ struct FakeTarget {
   // Every frame the target writes passes here (a fault injector can change it).
   std::function<void(wire::Bytes&)> corrupt;
   std::vector<wire::Manipulate> requests;
+  int break_ins_to_ignore = 0;  // busy in a packet exchange: the byte is line noise
+  int break_ins = 0;
 
   void send(PacketType t, wire::Bytes body, TimePoint now) { (void)link.send(t, std::move(body), now); }
   void report_stop(TimePoint now, std::uint32_t code = wire::kExceptionBreakpoint) {
@@ -104,6 +106,12 @@ struct FakeTarget {
   void receive(wire::ByteView bytes, TimePoint now) {
     link.on_receive(bytes, now);
     while (auto e = link.take_event()) {
+      if (std::holds_alternative<link::BreakInReceived>(*e)) {
+        ++break_ins;
+        if (break_ins_to_ignore > 0) --break_ins_to_ignore;
+        else if (running) report_stop(now);
+        continue;
+      }
       if (auto* p = std::get_if<link::PacketReceived>(&*e); p && p->packet.type == PacketType::StateManipulate) {
         auto m = wire::decode_manipulate(p->packet.body);
         if (m) on_manipulate(*m, now);
@@ -485,6 +493,22 @@ BOOST_AUTO_TEST_CASE(nothing_is_sent_while_running_or_disconnected) {
   auto id2 = rig.host.submit(read_request(kBase, 4), Expect::Reply, rig.now);
   rig.exchange();
   BOOST_TEST((std::get<RequestFailed>(*rig.answer(id2)).error.kind == ErrorKind::Busy));
+}
+
+BOOST_AUTO_TEST_CASE(a_break_in_the_target_misses_is_repeated_until_it_stops) {
+  Rig rig;
+  rig.attach();
+  auto id = rig.host.submit(continue2(false), Expect::Stop, rig.now);
+  rig.exchange();
+  rig.target.break_ins_to_ignore = 2;
+  rig.host.break_in(rig.now);
+  rig.exchange();
+  BOOST_TEST(!rig.answer(id));
+  rig.advance(2500ms);
+  BOOST_TEST(rig.target.break_ins == 3);
+  BOOST_REQUIRE(rig.answer(id));
+  rig.advance(3s);
+  BOOST_TEST(rig.target.break_ins == 3);  // stopped: no more
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -115,7 +115,7 @@ void Host::send_only(const wire::Manipulate& m) {
 
 void Host::send_raw(wire::kdcom::PacketType type, wire::Bytes body) { session_.send_raw(type, std::move(body), now_); }
 
-void Host::break_in() { session_.break_in(); }
+void Host::break_in() { session_.break_in(now_); }
 
 std::optional<wire::StateChange> Host::wait_state_change(int max_pumps) {
   for (int k = 0; k < max_pumps && changes.empty(); ++k) pump();

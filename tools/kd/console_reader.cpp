@@ -130,6 +130,14 @@ void ConsoleReader::run() {
           if (!cv_.wait_for(lock, eof_grace_, [&] { return stopping_ || idle_; })) {
             lock.unlock();
             if (hooks_.on_input_ended_while_busy) hooks_.on_input_ended_while_busy();
+            // A target that does not stop for the break-in either: give up the
+            // wait, as q would, so kd still ends.
+            lock.lock();
+            if (!cv_.wait_for(lock, eof_grace_, [&] { return stopping_ || idle_; })) {
+              quit_ = true;
+              lock.unlock();
+              if (hooks_.on_quit) hooks_.on_quit();
+            }
             return;
           }
           continue;

@@ -15,8 +15,9 @@
 // input is read ahead; each line is echoed (prompt and line) when it is
 // used, so a transcript reads like a session. When input ends while a
 // command still runs and nothing is queued, on_input_ended_while_busy is
-// called after `eof_grace` (kd breaks in), so a script whose `g` never
-// returns does not hang.
+// called after `eof_grace` (kd breaks in), and if the command still runs
+// another `eof_grace` later kd gives up the wait as q would, so a script whose
+// `g` never returns does not hang.
 #pragma once
 #include <chrono>
 #include <condition_variable>
