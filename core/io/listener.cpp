@@ -54,6 +54,12 @@ std::expected<asio::ip::address, std::string> bind_address(asio::any_io_executor
 
 }  // namespace
 
+std::unique_ptr<ByteStream> make_stream(Connection c) {
+  return std::visit([&](auto& s) -> std::unique_ptr<ByteStream> {
+    return std::make_unique<AsioStream<std::decay_t<decltype(s)>>>(std::move(s), std::move(c.peer));
+  }, c.socket);
+}
+
 int release_fd(Connection& c) {
   int fd = std::visit([](auto& s) -> int {
     error_code ec;

@@ -12,6 +12,8 @@
 #include <string>
 #include <variant>
 
+#include "core/io/byte_stream.hpp"
+
 namespace openkd::io {
 
 namespace asio = boost::asio;
@@ -25,6 +27,10 @@ struct Connection {
   Socket socket;
   std::string peer;
 };
+
+/// The connection as a plain (non-TLS) ByteStream: what a debugger serving a
+/// pipe or TCP port (kd as the server side) hands to the host session.
+std::unique_ptr<ByteStream> make_stream(Connection c);
 
 /// Gives up the connection's descriptor (non-blocking) to a caller that polls it itself.
 int release_fd(Connection& c);
