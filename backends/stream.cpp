@@ -7,31 +7,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "core/io/listener.hpp"
+
 namespace openkd::backends {
 namespace {
-
-template <class Socket>
-class AsioStream final : public Stream {
-public:
-  AsioStream(Socket s, std::string description) : socket_(std::move(s)), description_(std::move(description)) {}
-  asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buf) override {
-    co_return co_await socket_.async_read_some(buf, asio::as_tuple(asio::use_awaitable));
-  }
-  asio::awaitable<error_code> write_all(asio::const_buffer buf) override {
-    auto [ec, n] = co_await asio::async_write(socket_, buf, asio::as_tuple(asio::use_awaitable));
-    (void)n;
-    co_return ec;
-  }
-  void close() override {
-    error_code ignored;
-    socket_.close(ignored);
-  }
-  std::string describe() const override { return description_; }
-
-private:
-  Socket socket_;
-  std::string description_;
-};
 
 speed_t baud_constant(std::uint32_t baud) {
   switch (baud) {
@@ -77,36 +56,24 @@ std::expected<int, std::string> open_serial_fd(const std::string& path, std::uin
   return fd;
 }
 
-std::unique_ptr<Stream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description) {
-  return std::make_unique<AsioStream<asio::posix::stream_descriptor>>(asio::posix::stream_descriptor(ex, fd),
-                                                                      std::move(description));
+std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description) {
+  return std::make_unique<io::AsioStream<asio::posix::stream_descriptor>>(asio::posix::stream_descriptor(ex, fd),
+                                                                          std::move(description));
 }
 
-asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>> async_open_stream(const ConnectSpec& spec) {
+asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_stream(const ConnectSpec& spec) {
   auto ex = co_await asio::this_coro::executor;
-  using Result = std::expected<std::unique_ptr<Stream>, std::string>;
+  using Result = std::expected<std::unique_ptr<ByteStream>, std::string>;
   switch (spec.kind) {
     case ConnectSpec::Kind::Pipe: {
-      asio::local::stream_protocol::socket s(ex);
-      auto [ec] = co_await s.async_connect(asio::local::stream_protocol::endpoint(spec.path),
-                                           asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return Result(std::unexpect, fmt::format("cannot connect to pipe {}: {}", spec.path, ec.message()));
-      co_return std::make_unique<AsioStream<asio::local::stream_protocol::socket>>(std::move(s), "pipe " + spec.path);
+      auto c = co_await io::dial_unix(spec.path, "pipe", connect_timeout);
+      if (!c) co_return Result(std::unexpect, c.error());
+      co_return io::make_stream(std::move(*c));
     }
     case ConnectSpec::Kind::TcpSerial: {
-      asio::ip::tcp::resolver resolver(ex);
-      auto [rec, endpoints] = co_await resolver.async_resolve(spec.path, std::to_string(spec.port),
-                                                              asio::as_tuple(asio::use_awaitable));
-      if (rec) co_return Result(std::unexpect, fmt::format("cannot resolve {}: {}", spec.path, rec.message()));
-      asio::ip::tcp::socket s(ex);
-      auto [ec, ep] = co_await asio::async_connect(s, endpoints, asio::as_tuple(asio::use_awaitable));
-      (void)ep;
-      if (ec)
-        co_return Result(std::unexpect,
-                         fmt::format("cannot connect to {}:{}: {}", spec.path, spec.port, ec.message()));
-      s.set_option(asio::ip::tcp::no_delay(true));
-      co_return std::make_unique<AsioStream<asio::ip::tcp::socket>>(
-          std::move(s), fmt::format("tcp {}:{}", spec.path, spec.port));
+      auto c = co_await io::dial_tcp(spec.path, spec.port, io::Family::any, connect_timeout);
+      if (!c) co_return Result(std::unexpect, c.error());
+      co_return io::make_stream(std::move(*c));
     }
     case ConnectSpec::Kind::Serial: {
       auto fd = open_serial_fd(spec.path, spec.baud);

@@ -1,28 +1,33 @@
-// Byte-stream transports behind one narrow seam: Unix-socket pipes, TCP, serial
-// lines and pseudo-terminals (termios), and already-open descriptors (the
-// embedded simulator's socketpair). KDNET's datagrams come with the backends issue.
+// The -k transports as io::ByteStreams (core/io/byte_stream.hpp): Unix-socket
+// pipes and TCP (dialed by core/io/listener.hpp), serial lines and
+// pseudo-terminals (termios), and already-open descriptors (the embedded
+// simulator's socketpair). KDNET's datagrams come with the backends issue.
 #pragma once
 #include <boost/asio.hpp>
+#include <chrono>
 #include <expected>
 #include <memory>
 #include <string>
 #include <tuple>
 
 #include "backends/connect_string.hpp"
-#include "core/debugger/stream.hpp"
+#include "core/io/byte_stream.hpp"
 
 namespace openkd::backends {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-using debugger::Stream;
+using io::ByteStream;
+
+/// How long dialing a pipe or TCP target may take.
+inline constexpr std::chrono::seconds connect_timeout{10};
 
 /// Opens the stream a ConnectSpec names (Pipe, Serial, TcpSerial). The error is one line.
-asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>> async_open_stream(const ConnectSpec& spec);
+asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_stream(const ConnectSpec& spec);
 
-/// Wraps a connected descriptor (socketpair end, accepted socket) as a Stream; takes ownership.
-std::unique_ptr<Stream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description);
+/// Wraps a connected descriptor (socketpair end, accepted socket) as a ByteStream; takes ownership.
+std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description);
 
 /// Opens a serial device or pseudo-terminal with termios: raw, 8N1, the given baud.
 std::expected<int, std::string> open_serial_fd(const std::string& path, std::uint32_t baud);

@@ -179,30 +179,24 @@ private:
         co_return std::unexpected(fmt::format("a pipe reaches this machine only, not '{}'", spec_.server));
       std::filesystem::path path = pipe_path(spec_.pipe);
       std::string no_host;
-      auto raw = co_await dial_unix(path);
+      auto raw = co_await io::dial_unix(path, "npipe", opt_.connect_timeout);
       if (!raw) co_return std::unexpected(raw.error());
       co_return co_await secure_as_client(std::move(*raw), spec_, tls, no_host);
     }
     std::string host = spec_.reverse() ? spec_.clicon : spec_.server;
     if (spec_.reverse()) {
       // clicon: we listen, the server dials us.
-      tcp::acceptor acc(io_);
-      tcp::endpoint ep(spec_.ipv6 ? tcp::v6() : tcp::v4(), spec_.port_lo);
-      error_code ec;
-      acc.open(ep.protocol(), ec);
-      if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acc.bind(ep, ec);
-      if (!ec) acc.listen(1, ec);
-      if (ec) co_return std::unexpected(fmt::format("cannot listen on port {} for the server: {}", spec_.port_lo, ec.message()));
-      auto [aec, s] = co_await acc.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (aec) co_return std::unexpected(fmt::format("waiting for the server failed: {}", aec.message()));
-      s.set_option(tcp::no_delay(true), aec);
-      std::string peer = fmt::format("tcp {}", host);
-      RawConnection raw{std::move(s), peer};
+      io::TcpBind bind{"", spec_.port_lo, spec_.port_lo, spec_.ipv6 ? io::Family::v6 : io::Family::v4};
+      auto listener = io::Listener::listen_tcp(io_.get_executor(), bind);
+      if (!listener)
+        co_return std::unexpected(fmt::format("cannot listen on port {} for the server: {}", spec_.port_lo, listener.error()));
+      auto accepted = co_await (*listener)->accept();
+      if (!accepted) co_return std::unexpected(fmt::format("waiting for the server failed: {}", accepted.error().message()));
+      io::Connection raw{std::move(accepted->socket), fmt::format("tcp {}", host)};
       std::string check_host = tls ? host : "";
       co_return co_await secure_as_client(std::move(raw), spec_, tls, check_host);
     }
-    auto raw = co_await dial_tcp(host, spec_.port_lo, spec_.ipv6, opt_.connect_timeout);
+    auto raw = co_await io::dial_tcp(host, spec_.port_lo, spec_.ipv6 ? io::Family::v6 : io::Family::v4, opt_.connect_timeout);
     if (!raw) co_return std::unexpected(raw.error());
     co_return co_await secure_as_client(std::move(*raw), spec_, tls, host);
   }

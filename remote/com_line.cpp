@@ -47,23 +47,23 @@ std::vector<ComEnvelope> take_com_envelopes(Bytes& buf) {
   return out;
 }
 
-class ComChannelStream final : public ByteStream {
+class ComChannelStream final : public io::ByteStream {
 public:
   ComChannelStream(std::shared_ptr<ComLine> line, std::uint8_t channel, asio::any_io_executor ex)
       : line_(std::move(line)), channel_(channel), signal_(ex) {}
   ~ComChannelStream() override { close(); }
 
-  asio::awaitable<ReadResult> read_some(asio::mutable_buffer buf) override {
+  asio::awaitable<io::ReadResult> read_some(asio::mutable_buffer buf) override {
     while (in_.empty() && !eof_) {
       signal_.expires_at(asio::steady_timer::time_point::max());
       co_await signal_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (in_.empty()) co_return ReadResult{asio::error::eof, 0};
+    if (in_.empty()) co_return io::ReadResult{asio::error::eof, 0};
     std::size_t n = std::min(buf.size(), in_.size());
     auto* p = static_cast<std::uint8_t*>(buf.data());
     std::copy(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(n), p);
     in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(n));
-    co_return ReadResult{error_code{}, n};
+    co_return io::ReadResult{error_code{}, n};
   }
   asio::awaitable<error_code> write_all(asio::const_buffer buf) override {
     auto* p = static_cast<const std::uint8_t*>(buf.data());
@@ -206,7 +206,7 @@ void ComLine::dispatch(ComEnvelope env) {
   }
 }
 
-asio::awaitable<std::expected<std::unique_ptr<ByteStream>, error_code>> ComLine::accept(std::uint8_t channel) {
+asio::awaitable<std::expected<std::unique_ptr<io::ByteStream>, error_code>> ComLine::accept(std::uint8_t channel) {
   auto& sig = accept_signal_[channel];
   if (!sig) sig = std::make_shared<asio::steady_timer>(fd_.get_executor());
   auto keep = sig;
@@ -217,7 +217,7 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, error_code>> ComLine:
     if (!q.empty()) {
       std::unique_ptr<ComChannelStream> s = std::move(q.front());
       q.pop_front();
-      co_return std::unique_ptr<ByteStream>(std::move(s));
+      co_return std::unique_ptr<io::ByteStream>(std::move(s));
     }
     keep->expires_at(asio::steady_timer::time_point::max());
     co_await keep->async_wait(asio::as_tuple(asio::use_awaitable));
@@ -232,7 +232,7 @@ void ComLine::stop_accepting(std::uint8_t channel) {
   pending_.erase(channel);
 }
 
-std::unique_ptr<ByteStream> ComLine::connect(std::uint8_t channel) {
+std::unique_ptr<io::ByteStream> ComLine::connect(std::uint8_t channel) {
   auto s = std::make_unique<ComChannelStream>(shared_from_this(), channel, fd_.get_executor());
   if (auto it = active_.find(channel); it != active_.end()) it->second->end();
   active_[channel] = s.get();

@@ -18,9 +18,13 @@
 #include <memory>
 #include <string>
 
-#include "remote/stream.hpp"
+#include "core/io/byte_stream.hpp"
+#include "remote/frame.hpp"
 
 namespace openkd::remote {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
 
 constexpr std::uint8_t com_envelope_magic = 0xA5;
 constexpr std::size_t com_max_payload = 1024;
@@ -45,9 +49,9 @@ public:
                                                                  std::uint32_t baud);
   ~ComLine();
   /// Server: the next session a client opens on channel (EOF error when the line is closed).
-  asio::awaitable<std::expected<std::unique_ptr<ByteStream>, error_code>> accept(std::uint8_t channel);
+  asio::awaitable<std::expected<std::unique_ptr<io::ByteStream>, error_code>> accept(std::uint8_t channel);
   /// Client: opens the channel and returns its stream.
-  std::unique_ptr<ByteStream> connect(std::uint8_t channel);
+  std::unique_ptr<io::ByteStream> connect(std::uint8_t channel);
   /// Stops accepting on channel (pending accept() ends).
   void stop_accepting(std::uint8_t channel);
   void close();

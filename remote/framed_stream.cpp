@@ -15,10 +15,10 @@ asio::awaitable<std::expected<Message, ReadFailure>> FramedStream::read(
     auto next = decoder_.next();
     if (!next) co_return std::unexpected(ReadFailure{ReadFailure::malformed, next.error().message});
     if (*next) co_return std::move(**next);
-    ReadResult got;
+    io::ReadResult got;
     if (deadline) {
       asio::steady_timer timer(co_await asio::this_coro::executor, *deadline);
-      auto r = co_await (stream_->read_some(asio::buffer(buffer_)) || close_at_expiry(timer, *stream_));
+      auto r = co_await (stream_->read_some(asio::buffer(buffer_)) || io::close_at_expiry(timer, *stream_));
       if (r.index() == 1) co_return std::unexpected(ReadFailure{ReadFailure::timed_out, "timed out"});
       got = std::get<0>(r);
     } else {
@@ -43,7 +43,7 @@ asio::awaitable<error_code> FramedStream::write_bytes(const Bytes& frame,
     co_return ec;
   }
   asio::steady_timer timer(co_await asio::this_coro::executor, *timeout);
-  auto r = co_await (stream_->write_all(asio::buffer(frame)) || close_at_expiry(timer, *stream_));
+  auto r = co_await (stream_->write_all(asio::buffer(frame)) || io::close_at_expiry(timer, *stream_));
   if (r.index() == 1) co_return error_code(asio::error::timed_out);
   co_return std::get<0>(r);
 }

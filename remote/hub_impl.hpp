@@ -100,9 +100,9 @@ struct Hub::Impl {
   asio::awaitable<void> reverse_loop(std::shared_ptr<ServerEntry> entry);
   /// Takes a pre-authentication slot for a new connection, or refuses it at once
   /// (a one-line Rejected frame when the transport is plain, then close).
-  std::optional<PreauthSlots::Slot> admit_or_refuse(RawConnection& raw, const ServerEntry& entry);
-  asio::awaitable<void> handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry, PreauthSlots::Slot slot);
-  asio::awaitable<void> handle_connection(std::unique_ptr<ByteStream> stream, std::shared_ptr<ServerEntry> entry,
+  std::optional<PreauthSlots::Slot> admit_or_refuse(io::Connection& raw, const ServerEntry& entry);
+  asio::awaitable<void> handle_socket(io::Connection raw, std::shared_ptr<ServerEntry> entry, PreauthSlots::Slot slot);
+  asio::awaitable<void> handle_connection(std::unique_ptr<io::ByteStream> stream, std::shared_ptr<ServerEntry> entry,
                                           PreauthSlots::Slot slot);
   /// A failed or refused connection, for the aggregated log (FailureLog).
   void log_failure(const std::string& source, const std::string& kind, std::string line);

@@ -156,7 +156,8 @@ asio::awaitable<void> Hub::Impl::reverse_loop(std::shared_ptr<ServerEntry> entry
   entry->redial = std::make_unique<asio::steady_timer>(io);
   bool reported = false;
   while (!entry->disabled && !stopping) {
-    auto raw = co_await dial_tcp(entry->bound.clicon, entry->bound.port_lo, entry->bound.ipv6, 5s);
+    auto raw = co_await io::dial_tcp(entry->bound.clicon, entry->bound.port_lo,
+                                     entry->bound.ipv6 ? io::Family::v6 : io::Family::v4, 5s);
     if (raw) {
       reported = false;
       // clicon: we dialed the client, so it is not counted against the cap.
@@ -171,7 +172,7 @@ asio::awaitable<void> Hub::Impl::reverse_loop(std::shared_ptr<ServerEntry> entry
   }
 }
 
-std::optional<PreauthSlots::Slot> Hub::Impl::admit_or_refuse(RawConnection& raw, const ServerEntry& entry) {
+std::optional<PreauthSlots::Slot> Hub::Impl::admit_or_refuse(io::Connection& raw, const ServerEntry& entry) {
   std::string source = source_of(raw.peer);
   auto slot = preauth.take(source);
   if (slot) return std::move(*slot);
@@ -206,7 +207,7 @@ void Hub::Impl::log_failure(const std::string& source, const std::string& kind, 
   if (auto now_line = failures.record(source, kind, std::move(line), FailureLog::Clock::now())) log_local(*now_line);
 }
 
-asio::awaitable<void> Hub::Impl::handle_socket(RawConnection raw, std::shared_ptr<ServerEntry> entry,
+asio::awaitable<void> Hub::Impl::handle_socket(io::Connection raw, std::shared_ptr<ServerEntry> entry,
                                                PreauthSlots::Slot slot) {
   std::string peer = raw.peer;
   auto stream = co_await secure_as_server(std::move(raw), entry->tls, options.handshake_timeout);
@@ -221,7 +222,7 @@ asio::awaitable<void> Hub::Impl::handle_socket(RawConnection raw, std::shared_pt
 // One coroutine owns the connection from accept to the end of the session:
 // every wait before admission races a deadline inside FramedStream, and
 // nothing outlives this frame but what holds it by shared_ptr.
-asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<ByteStream> stream,
+asio::awaitable<void> Hub::Impl::handle_connection(std::unique_ptr<io::ByteStream> stream,
                                                    std::shared_ptr<ServerEntry> entry, PreauthSlots::Slot slot) {
   std::string peer = stream->peer();
   std::string source = source_of(peer);

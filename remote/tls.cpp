@@ -27,14 +27,6 @@ void set_versions(SSL_CTX* ctx, TlsVersion v) {
 
 }  // namespace
 
-Bytes export_tls_keying_material(SSL* ssl) {
-  static constexpr char label[] = "EXPORTER-openkd-remote-auth";
-  Bytes out(32);
-  if (SSL_export_keying_material(ssl, out.data(), out.size(), label, sizeof label - 1, nullptr, 0, 0) != 1)
-    return {};
-  return out;
-}
-
 std::expected<std::shared_ptr<asio::ssl::context>, std::string> make_server_tls_context(
     const TransportSpec& spec) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);

@@ -6,10 +6,16 @@
 #include <memory>
 #include <string>
 
-#include "remote/stream.hpp"
+#include <boost/asio/ssl.hpp>
+
+#include "core/io/byte_stream.hpp"
+#include "remote/frame.hpp"
 #include "remote/transport_spec.hpp"
 
 namespace openkd::remote {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
 
 std::expected<std::shared_ptr<asio::ssl::context>, std::string> make_server_tls_context(
     const TransportSpec& spec);

@@ -16,7 +16,7 @@ struct HostRunner::State {
     deadline_timer.expires_at(asio::steady_timer::time_point::max());
   }
   HostRunner* runner = nullptr;  // null once stopped
-  std::unique_ptr<Stream> stream;
+  std::unique_ptr<ByteStream> stream;
   std::uint64_t generation = 0;  // one per opened stream
   wire::Bytes queued;            // frames waiting for the writer, back to back
   asio::steady_timer write_signal;
@@ -50,7 +50,7 @@ void HostRunner::stop() {
   state_->deadline_timer.cancel();
 }
 
-std::string HostRunner::describe() const { return state_->stream ? state_->stream->describe() : std::string{}; }
+std::string HostRunner::describe() const { return state_->stream ? state_->stream->peer() : std::string{}; }
 
 void HostRunner::pump() {
   // Frames to the writer, events to the handler, until neither produces more
@@ -88,7 +88,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     asio::steady_timer limit(ex_, options_.open_timeout);
     auto outcome = co_await (options_.open() || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (!st->runner) co_return;
-    std::expected<std::unique_ptr<Stream>, std::string> opened =
+    std::expected<std::unique_ptr<ByteStream>, std::string> opened =
         outcome.index() == 0 ? std::move(std::get<0>(outcome))
                              : std::unexpected(fmt::format("the transport did not open within {} s",
                                                            options_.open_timeout.count() / 1000));
@@ -110,7 +110,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
       first = false;
       opened_({});
     } else {
-      on_event_(Notice{fmt::format("Reconnected to {}", st->stream->describe())});
+      on_event_(Notice{fmt::format("Reconnected to {}", st->stream->peer())});
     }
     session_.on_connected(Clock::now());
     asio::co_spawn(ex_, write_loop(st, generation), asio::detached);
@@ -128,7 +128,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
       session_.on_bytes(wire::ByteView(buf.data(), n), Clock::now());
       pump();
     }
-    std::string what = st->stream->describe();
+    std::string what = st->stream->peer();
     st->stream->close();
     st->stream.reset();
     st->queued.clear();

@@ -12,11 +12,17 @@
 #include <string>
 
 #include "core/debugger/host_session.hpp"
-#include "core/debugger/stream.hpp"
+#include "core/io/byte_stream.hpp"
 
 namespace openkd::debugger {
 
-using StreamOpener = std::function<asio::awaitable<std::expected<std::unique_ptr<Stream>, std::string>>()>;
+namespace asio = boost::asio;
+using boost::system::error_code;
+using io::ByteStream;
+/// Transition alias: tools/kd/main.cpp still spells the stream type this way.
+using Stream = io::ByteStream;
+
+using StreamOpener = std::function<asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>>()>;
 
 struct RunnerOptions {
   StreamOpener open;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "backends/stream.hpp"
+#include "core/io/pty.hpp"
 
 namespace asio = boost::asio;
 using namespace openkd::backends;
@@ -68,11 +69,10 @@ BOOST_AUTO_TEST_CASE(missing_pipe_is_a_one_line_error) {
 }
 
 BOOST_AUTO_TEST_CASE(pseudo_terminal_opens_raw_through_termios) {
-  int master = ::posix_openpt(O_RDWR | O_NOCTTY);
-  BOOST_TEST_REQUIRE(master >= 0);
-  BOOST_TEST_REQUIRE(::grantpt(master) == 0);
-  BOOST_TEST_REQUIRE(::unlockpt(master) == 0);
-  std::string slave = ::ptsname(master);
+  auto pty = openkd::io::open_pty_pair();
+  BOOST_TEST_REQUIRE(pty.has_value(), (pty ? "" : pty.error()));
+  int master = pty->master.get();
+  std::string slave = pty->slave_path;
   auto fd = open_serial_fd(slave, 115200);
   BOOST_TEST_REQUIRE(fd.has_value(), (fd ? "" : fd.error()));
   // Raw mode: 0x03 (Ctrl-C) and 0xAA pass through untranslated.
@@ -88,5 +88,4 @@ BOOST_AUTO_TEST_CASE(pseudo_terminal_opens_raw_through_termios) {
   BOOST_TEST(std::memcmp(got, bytes, sizeof bytes) == 0);
   BOOST_TEST(!open_serial_fd(slave, 12345).has_value());
   ::close(*fd);
-  ::close(master);
 }

@@ -173,7 +173,7 @@ struct Pair {
     debugger::SessionOptions o;
     int fd = fds[1];
     o.request_timeout = std::chrono::milliseconds(5000);
-    o.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<debugger::Stream>, std::string>> {
+    o.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<openkd::io::ByteStream>, std::string>> {
       auto ex = co_await asio::this_coro::executor;
       co_return backends::stream_from_fd(ex, fd, "socketpair");
     };
@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(a_closed_transport_is_reported_not_hung) {
   ::close(fds[0]);
   debugger::SessionOptions o;
   int fd = fds[1];
-  o.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<debugger::Stream>, std::string>> {
+  o.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<openkd::io::ByteStream>, std::string>> {
     auto ex = co_await asio::this_coro::executor;
     co_return backends::stream_from_fd(ex, fd, "socketpair");
   };

@@ -1,9 +1,15 @@
 // kdsim's transports as file descriptors for poll(): a Unix-socket or TCP
-// server that accepts one debugger at a time, or a pseudo-terminal.
+// server that accepts one debugger at a time, or a pseudo-terminal. The
+// sockets and the pty come from core/io (listener.hpp, pty.hpp); this class
+// only keeps the one connected debugger.
 #pragma once
+#include <boost/asio/io_context.hpp>
 #include <expected>
+#include <memory>
 #include <string>
 
+#include "core/io/listener.hpp"
+#include "core/io/pty.hpp"
 #include "options.hpp"
 
 namespace openkd::kdsim {
@@ -11,25 +17,25 @@ namespace openkd::kdsim {
 class Listener {
 public:
   static std::expected<Listener, std::string> open(const Options& o);
-  Listener(Listener&& other) noexcept;
-  Listener& operator=(Listener&&) = delete;
-  ~Listener();
 
   /// Where it listens, for the one line kdsim prints ("pipe:/tmp/x", "tcp:127.0.0.1:5555", "pty:/dev/pts/3").
   const std::string& where() const { return where_; }
   /// The descriptor to poll for a new connection (-1 for a pty).
-  int listen_fd() const { return listen_fd_; }
+  int listen_fd() const { return socket_ ? socket_->native_handle() : -1; }
   /// The connected debugger's descriptor, or -1.
-  int peer_fd() const { return peer_fd_; }
+  int peer_fd() const { return peer_.get(); }
   bool accept_peer();
   /// Closes the debugger's connection (a pty stays open: it has no connections).
   void drop_peer();
-  bool is_pty() const { return pty_slave_ >= 0; }
+  bool is_pty() const { return static_cast<bool>(pty_slave_); }
 
 private:
   Listener() = default;
-  int listen_fd_ = -1, peer_fd_ = -1, pty_slave_ = -1;
-  std::string where_, unlink_path_;
+  // The context only gives the acceptor an executor: kdsim polls, nothing runs it.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<io::Listener> socket_;
+  io::Fd peer_, pty_slave_;
+  std::string where_;
 };
 
 }  // namespace openkd::kdsim
