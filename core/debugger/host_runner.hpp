@@ -19,8 +19,6 @@ namespace openkd::debugger {
 namespace asio = boost::asio;
 using boost::system::error_code;
 using io::ByteStream;
-/// Transition alias: tools/kd/main.cpp still spells the stream type this way.
-using Stream = io::ByteStream;
 
 using StreamOpener = std::function<asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>>()>;
 
