@@ -12,7 +12,10 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
+#include <set>
 
+#include "core/debugger/host_session.hpp"
 #include "sim_host.hpp"
 #include "simulator/simulator_thread.hpp"
 
@@ -21,68 +24,60 @@ using namespace openkd::sim;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-/// A debugger over a byte transport with real time: the host link and two callbacks.
+/// A debugger over a byte transport with real time: the host session (the
+/// same core kd runs on) and two callbacks.
 struct WireHost {
   std::function<void(const wire::Bytes&)> write;
   std::function<wire::Bytes(int ms)> read;
-  link::Link link{link::LinkConfig::host(link::IdScheme::Kdcom)};
+  debugger::HostSession session;
+  std::deque<wire::StateChange> changes;  // every stop, in order
+  std::map<debugger::RequestId, wire::Manipulate> replies;
+  std::set<debugger::RequestId> failed;
 
-  template <class Pred>
-  std::optional<wire::kdcom::Packet> until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      while (auto f = link.take_frame()) write(*f);
-      auto in = read(20);
-      if (!in.empty()) link.on_receive(in, Clock::now());
-      link.on_timer(Clock::now());
-      while (auto ev = link.take_event()) {
-        auto* p = std::get_if<link::PacketReceived>(&*ev);
-        if (!p) continue;
-        answer(p->packet);
-        if (pred(p->packet)) return p->packet;
-        if (p->packet.type == wire::kdcom::PacketType::StateChange64) changes.push_back(p->packet);
+  void connect() { session.on_connected(Clock::now()); }
+  /// One round: our frames out, the target's bytes in (waiting up to `ms`), timers, events.
+  void step(int ms) {
+    while (auto f = session.take_frame()) write(*f);
+    auto in = read(ms);
+    if (!in.empty()) session.on_bytes(in, Clock::now());
+    session.on_timer(Clock::now());
+    while (auto e = session.take_event()) {
+      if (auto* s = std::get_if<debugger::Stopped>(&*e)) changes.push_back(s->change);
+      else if (auto* r = std::get_if<debugger::ReplyReady>(&*e)) replies[r->id] = r->reply;
+      else if (auto* f = std::get_if<debugger::RequestFailed>(&*e)) failed.insert(f->id);
+      // What any debugger must answer: DbgPrompt (an empty line) and FILE_IO (no such file).
+      else if (auto* q = std::get_if<debugger::PromptAsked>(&*e)) session.answer_prompt(q->id, {}, Clock::now());
+      else if (auto* fr = std::get_if<debugger::FileRequested>(&*e)) {
+        wire::FileIo f = fr->request;
+        f.status = wire::kStatusNoSuchFile;
+        f.path.clear();
+        f.data.clear();
+        session.answer_file(std::move(f), Clock::now());
       }
+    }
+    while (auto f = session.take_frame()) write(*f);
+  }
+  void run_for(std::chrono::milliseconds d) {
+    for (auto end = Clock::now() + d; Clock::now() < end;) step(20);
+  }
+  std::optional<wire::StateChange> state_change(std::chrono::seconds limit = std::chrono::seconds(20)) {
+    for (auto end = Clock::now() + limit; changes.empty() && Clock::now() < end;) step(20);
+    if (changes.empty()) return std::nullopt;
+    auto sc = changes.front();
+    changes.pop_front();
+    return sc;
+  }
+  std::optional<wire::Manipulate> request(const wire::Manipulate& m) {
+    auto id = session.submit(m, debugger::Expect::Reply, Clock::now());
+    for (auto end = Clock::now() + std::chrono::seconds(20); Clock::now() < end;) {
+      step(20);
+      if (auto it = replies.find(id); it != replies.end()) return it->second;
+      if (failed.count(id)) return std::nullopt;
     }
     return std::nullopt;
   }
-  // What any debugger must answer: DbgPrompt (GetString) and FILE_IO.
-  void answer(const wire::kdcom::Packet& p) {
-    using wire::kdcom::PacketType;
-    if (p.type == PacketType::DebugIo) {
-      auto io = wire::decode_debug_io(p.body);
-      if (io && io->api == wire::kDebugIoGetString) {
-        io->text.clear();
-        io->length_of_string_read = 0;
-        (void)link.send(PacketType::DebugIo, wire::encode(*io), Clock::now());
-      }
-    } else if (p.type == PacketType::FileIo) {
-      if (auto f = wire::decode_file_io(p.body)) {
-        f->status = wire::kStatusNoSuchFile;
-        f->path.clear();
-        f->data.clear();
-        (void)link.send(PacketType::FileIo, wire::encode(*f), Clock::now());
-      }
-    }
-  }
-  std::deque<wire::kdcom::Packet> changes;  // state changes that arrived while waiting for something else
-  std::optional<wire::StateChange> state_change() {
-    if (!changes.empty()) {
-      auto sc = wire::decode_state_change(changes.front().body);
-      changes.pop_front();
-      return sc ? std::optional(*sc) : std::nullopt;
-    }
-    auto p = until([](const wire::kdcom::Packet& p) { return p.type == wire::kdcom::PacketType::StateChange64; });
-    if (!p) return std::nullopt;
-    auto sc = wire::decode_state_change(p->body);
-    return sc ? std::optional(*sc) : std::nullopt;
-  }
-  std::optional<wire::Manipulate> request(const wire::Manipulate& m) {
-    (void)link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(m), Clock::now());
-    auto p = until([](const wire::kdcom::Packet& p) { return p.type == wire::kdcom::PacketType::StateManipulate; });
-    if (!p) return std::nullopt;
-    auto r = wire::decode_manipulate(p->body);
-    return r ? std::optional(*r) : std::nullopt;
-  }
+  void resume(const wire::Manipulate& m) { session.submit(m, debugger::Expect::Stop, Clock::now()); }
+  void break_in() { session.break_in(Clock::now()); }
 };
 }  // namespace
 
@@ -93,7 +88,7 @@ BOOST_AUTO_TEST_CASE(simulator_thread_byte_pipe) {
   WireHost host;
   host.write = [&](const wire::Bytes& b) { thread.write(b); };
   host.read = [&](int ms) { return thread.read(std::chrono::milliseconds(ms)); };
-  host.link.start_sync(Clock::now());
+  host.connect();
   auto sc = host.state_change();
   BOOST_REQUIRE(sc);
   BOOST_TEST(sc->number_processors == 2u);
@@ -109,9 +104,9 @@ BOOST_AUTO_TEST_CASE(simulator_thread_byte_pipe) {
   wire::Manipulate go;
   go.api = static_cast<std::uint32_t>(wire::Api::Continue2);
   go.args = wire::Continue2Args{wire::kDbgContinue, 0, 0, 1, 0};
-  (void)host.link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(go), Clock::now());
-  host.until([](const wire::kdcom::Packet&) { return false; }, std::chrono::seconds(1));
-  if (host.changes.empty()) host.link.send_break_in();
+  host.resume(go);
+  host.run_for(std::chrono::seconds(1));
+  if (host.changes.empty()) host.break_in();
   auto brk = host.state_change();
   thread.with([&](Simulator& s) {
     BOOST_TEST_MESSAGE("break-ins " << s.stub().counters().break_ins << " state " << s.stub().state_name() << " pending " << s.stub().link().pending_sends()
@@ -158,7 +153,7 @@ BOOST_AUTO_TEST_CASE(kdsim_serves_a_debugger_on_a_unix_socket) {
     }
     return b;
   };
-  host.link.start_sync(Clock::now());
+  host.connect();
   auto sc = host.state_change();
   BOOST_REQUIRE(sc);
   BOOST_TEST(sc->number_processors == 2u);
@@ -173,9 +168,9 @@ BOOST_AUTO_TEST_CASE(kdsim_serves_a_debugger_on_a_unix_socket) {
   wire::Manipulate go;
   go.api = static_cast<std::uint32_t>(wire::Api::Continue2);
   go.args = wire::Continue2Args{wire::kDbgContinue, 0, 0, 1, 0};
-  (void)host.link.send(wire::kdcom::PacketType::StateManipulate, wire::encode(go), Clock::now());
-  host.until([](const wire::kdcom::Packet&) { return false; }, std::chrono::seconds(1));
-  if (host.changes.empty()) host.link.send_break_in();
+  host.resume(go);
+  host.run_for(std::chrono::seconds(1));
+  if (host.changes.empty()) host.break_in();
   BOOST_TEST(host.state_change().has_value());
   ::close(fd);
   ::usleep(100000);
