@@ -110,7 +110,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
       first = false;
       opened_({});
     } else {
-      on_event_(Notice{fmt::format("Reconnected to {}", st->stream->peer())});
+      on_event_(Notice{fmt::format("Reconnected to {}", st->stream->peer()), true});
     }
     session_.on_connected(Clock::now());
     asio::co_spawn(ex_, write_loop(st, generation), asio::detached);
@@ -136,7 +136,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     session_.on_disconnected(fmt::format("{}: {}", what, why), Clock::now());
     pump();
     if (!st->runner || !options_.reconnect) co_return;
-    on_event_(Notice{fmt::format("Lost connection to {} ({}); waiting to reconnect...", what, why)});
+    on_event_(Notice{fmt::format("Lost connection to {} ({}); waiting to reconnect...", what, why), true});
   }
 }
 

@@ -85,6 +85,9 @@ struct FileRequested {
 /// One line about the link or the protocol (resync, retries, ignored packets).
 struct Notice {
   std::string line;
+  /// The connection itself changed (lost, reconnected): a user is told
+  /// without asking for verbose output.
+  bool connection = false;
 };
 /// The link is synchronised (first time or again).
 struct Connected {};

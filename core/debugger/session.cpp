@@ -124,7 +124,8 @@ void KdSession::on_event(HostEvent&& e) {
           if (!line.empty()) notice(line);
           runner_->session().answer_file(std::move(reply), Clock::now());
         } else if constexpr (std::is_same_v<T, Notice>) {
-          notice(ev.line);
+          if (ev.connection && callbacks_.on_connection) callbacks_.on_connection(ev.line);
+          else notice(ev.line);
         } else if constexpr (std::is_same_v<T, Connected>) {
           notice("Connected: link synchronised");
         } else if constexpr (std::is_same_v<T, TargetLost>) {
@@ -133,7 +134,8 @@ void KdSession::on_event(HostEvent&& e) {
             lost_ = ev.why;
             cv_.notify_all();
           }
-          notice(fmt::format("target lost: {}", ev.why));
+          if (callbacks_.on_connection) callbacks_.on_connection(ev.why);
+          else notice(fmt::format("target lost: {}", ev.why));
         }
       },
       e);

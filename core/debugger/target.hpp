@@ -59,6 +59,8 @@ struct TargetCallbacks {
   /// not block: answer later with the session's answer_prompt(id, text).
   std::function<void(std::uint64_t id, std::string_view prompt, std::uint32_t max)> on_prompt;
   std::function<void(std::string_view line)> on_notice;                 // link notices (resync, retries)
+  /// The connection was lost or regained (shown even when notices are not).
+  std::function<void(std::string_view line)> on_connection;
 };
 
 class Target {

@@ -94,12 +94,28 @@ std::optional<std::string> ConsoleInput::read_line(const std::string& prompt) {
   return s;
 }
 
-void ConsoleOutput::write(std::string_view text) {
-  std::lock_guard lock(mutex_);
+void ConsoleOutput::put(std::string_view text) {
+  if (text.empty()) return;
   if (!silent_) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }
+  at_line_start_ = text.back() == '\n';
+}
+
+void ConsoleOutput::write(std::string_view text) {
+  std::lock_guard lock(mutex_);
+  put(text);
+  if (tee_) tee_(text);
+}
+
+void ConsoleOutput::write_line(std::string_view text) {
+  std::lock_guard lock(mutex_);
+  if (!at_line_start_) {
+    put("\n");
+    if (tee_) tee_("\n");
+  }
+  put(text);
   if (tee_) tee_(text);
 }
 
@@ -107,9 +123,7 @@ bool console_is_terminal() { return ::isatty(STDIN_FILENO); }
 
 void ConsoleOutput::write_local(std::string_view text) {
   std::lock_guard lock(mutex_);
-  if (silent_) return;
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  put(text);
 }
 
 bool ConsoleOutput::is_terminal() const { return !silent_ && ::isatty(STDOUT_FILENO); }

@@ -22,11 +22,16 @@ public:
   void set_tee(std::function<void(std::string_view)> tee);
   /// To this console only (never teed): the local echo of typed commands, hub notices.
   void write_local(std::string_view text);
+  /// A whole line that must not land in the middle of another (a notice while
+  /// DbgPrint text without its newline is on the screen): starts a new line first.
+  void write_line(std::string_view text);
 
 private:
   std::mutex mutex_;
   bool silent_;
   std::function<void(std::string_view)> tee_;
+  bool at_line_start_ = true;
+  void put(std::string_view text);
 };
 
 /// True when stdin is a terminal (libedit shows prompts and echoes what is typed).

@@ -132,8 +132,9 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
       [&out](std::string_view text) { out.write(text); },
       on_target_prompt,
       [&out, &opt](std::string_view line) {
-        if (opt.verbose) out.write(fmt::format("KDTARGET: {}\n", line));
-      }});
+        if (opt.verbose) out.write_line(fmt::format("KDTARGET: {}\n", line));
+      },
+      [&out](std::string_view line) { out.write_line(fmt::format("kd: {}\n", line)); }});
 
   // Ctrl-C breaks in (on its own thread: the engine thread is blocked while the target runs).
   asio::io_context signals_io;
