@@ -166,6 +166,6 @@ private:
 };
 
 /// Reads a u64 from the target; nullopt if unreadable.
-std::optional<std::uint64_t> read_u64(debugger::Target& target, std::uint64_t address);
+std::optional<std::uint64_t> read_u64(debugger::TargetMemory& memory, std::uint64_t address);
 
 }  // namespace openkd::commands
