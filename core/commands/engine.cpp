@@ -236,6 +236,7 @@ void EngineCore::forget_state() { context_cache_.reset(); }
 void EngineCore::forget_everything() {
   forget_state();
   debugger_data_cache_.reset();
+  target_search_trusted.reset();
   modules.refresh(debugger::kernel_location(target.version()));  // a reboot may move the kernel
   symbols.refresh();
 }
