@@ -212,10 +212,10 @@ CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
 // `s` and DbgKdSearchMemoryApi. The target searches when it can: one round trip
 // per 64 KiB window instead of one read per page, and Ctrl-C still stops it between
 // windows. It answers the first match in [start, start + length) at any alignment,
-// so a -w/-d/-q match at an unaligned address is searched past, and a match that
-// starts in the overlap is left to the next window: the hits, their order and the
-// output are exactly those of the local scan (cpp_tests/commands/test_golden.cpp
-// runs the golden transcript both ways). A target is trusted to search only after
+// so a -w/-d/-q search starts at each aligned address and searches past an
+// unaligned match, and a match that starts in the overlap is left to the next
+// window: the hits, their order and the output are exactly those of the local
+// scan (cpp_tests/commands/test_golden.cpp runs the golden transcripts both ways). A target is trusted to search only after
 // it has found the "MZ" at KernBase: some stubs answer a search they do not
 // implement with STATUS_UNSUCCESSFUL, which would read as "not found". Without
 // that, after STATUS_NOT_IMPLEMENTED, or for a long pattern, `s` reads and scans.
@@ -244,7 +244,9 @@ bool target_window_hits(EngineCore& core, std::uint64_t base, std::uint64_t leng
                         unsigned alignment, std::size_t limit, std::vector<std::uint64_t>& found) {
   using debugger::ErrorKind;
   const std::uint64_t last = length - pattern.size();  // the last offset a match may start at
-  std::uint64_t from = 0;
+  // Only aligned addresses can hit, so each search starts at the next one.
+  auto next_aligned = [&](std::uint64_t offset) { return offset + (alignment - (base + offset) % alignment) % alignment; };
+  std::uint64_t from = next_aligned(0);
   while (from <= last && from < kSearchWindow && found.size() < limit) {
     if (core.cancel_requested.load()) return true;  // the caller reports the cancel
     auto r = core.target.search_memory(base + from, length - from, pattern);
@@ -260,7 +262,7 @@ bool target_window_hits(EngineCore& core, std::uint64_t base, std::uint64_t leng
     const std::uint64_t at = *r - base;
     if (at >= kSearchWindow) return true;  // in the overlap: the next window has it
     if (*r % alignment == 0) found.push_back(at);
-    from = at + 1;
+    from = next_aligned(at + 1);
   }
   return true;
 }

@@ -153,15 +153,20 @@ std::string search_output(testing::FakeTarget& target, const std::string& comman
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(s_asks_a_searching_target_and_scans_for_one_that_cannot) {
-  const std::string command = "s -d nt L8000 7e";
-  testing::FakeTarget scanning;
-  const std::string expected = search_output(scanning, command);
-  BOOST_TEST(!expected.empty());
-  testing::FakeTarget searching;
-  searching.searches = true;
-  BOOST_TEST(search_output(searching, command) == expected);
-  BOOST_TEST(searching.searches_made > 1u);  // the probe, then the windows
-  NeverFinds untrusted;
-  BOOST_TEST(search_output(untrusted, command) == expected);
-  BOOST_TEST(untrusted.searches_made == 1u);  // the probe only
+  // Unaligned starts, zeros that match at every byte, a hit in a window's overlap.
+  for (const std::string command : {"s -d nt L8000 7e", "s -d nt+1 L40 0", "s -q nt+3 L80 0", "s -b nt L8000 4d 5a",
+                                    "s -w fffff800`10000000 L10002 0 0", "s -b nt L8000 00 00 00 00 00 00 00 00"}) {
+    BOOST_TEST_CONTEXT(command) {
+      testing::FakeTarget scanning;
+      const std::string expected = search_output(scanning, command);
+      BOOST_TEST(!expected.empty());
+      testing::FakeTarget searching;
+      searching.searches = true;
+      BOOST_TEST(search_output(searching, command) == expected);
+      BOOST_TEST(searching.searches_made > 1u);  // the probe, then the windows
+      NeverFinds untrusted;
+      BOOST_TEST(search_output(untrusted, command) == expected);
+      BOOST_TEST(untrusted.searches_made == 1u);  // the probe only
+    }
+  }
 }
