@@ -79,7 +79,9 @@ public:
   /// The first address in [start, start + length) where the whole pattern lies
   /// (DbgKdSearchMemoryApi: the target searches). A failure NTSTATUS means "not
   /// found"; STATUS_NOT_IMPLEMENTED (or ErrorKind::Unsupported) means the target
-  /// cannot search and the caller scans itself (see `s` in core/commands/cmd_memory.cpp).
+  /// cannot search and the caller scans itself. Some stubs answer a search they do
+  /// not implement with a plain failure, so `s` trusts a target only once it has
+  /// found a known pattern (core/commands/cmd_memory.cpp).
   /// The default answers STATUS_NOT_IMPLEMENTED, so a fake need not implement it.
   virtual Result<std::uint64_t> search_memory(std::uint64_t start, std::uint64_t length, wire::ByteView pattern);
   virtual Result<std::uint32_t> fill_memory(std::uint64_t address, std::uint32_t length, wire::ByteView pattern,
