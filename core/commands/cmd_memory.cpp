@@ -1,5 +1,7 @@
 // Virtual memory: db dw dd dq dp dc da du dps dqs dds, eb ew ed eq ep ea eza eu ezu, f, s.
 #include <algorithm>
+#include <array>
+#include <vector>
 
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
@@ -207,6 +209,64 @@ CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
 
 // ---- s: search -----------------------------------------------------------------------
 
+// `s` and DbgKdSearchMemoryApi. The target searches when it can: one round trip
+// per 64 KiB window instead of one read per page, and Ctrl-C still stops it between
+// windows. It answers the first match in [start, start + length) at any alignment,
+// so a -w/-d/-q search starts at each aligned address and searches past an
+// unaligned match, and a match that starts in the overlap is left to the next
+// window: the hits, their order and the output are exactly those of the local
+// scan (cpp_tests/commands/test_golden.cpp runs the golden transcripts both ways). A target is trusted to search only after
+// it has found the "MZ" at KernBase: some stubs answer a search they do not
+// implement with STATUS_UNSUCCESSFUL, which would read as "not found". Without
+// that, after STATUS_NOT_IMPLEMENTED, or for a long pattern, `s` reads and scans.
+constexpr std::uint64_t kSearchWindow = 0x10000;
+constexpr std::size_t kMaxTargetSearchPattern = 0x100;
+
+/// Whether the target's SearchMemory can be trusted (asked once per engine, until
+/// the target model is forgotten).
+bool target_searches(EngineCore& core) {
+  if (core.target_search_trusted) return *core.target_search_trusted;
+  const std::uint64_t kern_base = core.target.version().kern_base;
+  if (kern_base == 0) return false;
+  constexpr std::array<std::uint8_t, 2> kMz{'M', 'Z'};
+  auto r = core.target.search_memory(kern_base, kMz.size(), kMz);
+  using debugger::ErrorKind;
+  if (!r && r.error().kind != ErrorKind::Status && r.error().kind != ErrorKind::Failed &&
+      r.error().kind != ErrorKind::Unsupported)
+    return false;  // the link, not the target's ability: ask again next time
+  core.target_search_trusted = r && *r == kern_base;
+  return *core.target_search_trusted;
+}
+
+/// The target's matches in one window, as offsets below kSearchWindow, at most
+/// `limit` of them; false if the target cannot search (scan locally instead).
+bool target_window_hits(EngineCore& core, std::uint64_t base, std::uint64_t length, wire::ByteView pattern,
+                        unsigned alignment, std::size_t limit, std::vector<std::uint64_t>& found) {
+  using debugger::ErrorKind;
+  const std::uint64_t last = length - pattern.size();  // the last offset a match may start at
+  // Only aligned addresses can hit, so each search starts at the next one.
+  auto next_aligned = [&](std::uint64_t offset) { return offset + (alignment - (base + offset) % alignment) % alignment; };
+  std::uint64_t from = next_aligned(0);
+  while (from <= last && from < kSearchWindow && found.size() < limit) {
+    if (core.cancel_requested.load()) return true;  // the caller reports the cancel
+    auto r = core.target.search_memory(base + from, length - from, pattern);
+    if (!r) {
+      const auto& e = r.error();
+      if (e.ntstatus == wire::kStatusNotImplemented || e.kind == ErrorKind::Unsupported) return false;
+      if (e.kind == ErrorKind::Status) return true;  // no (more) match in this window
+      if (e.kind == ErrorKind::Failed) return false;
+      core.link_failure(e);  // says why, once; the caller stops
+      return true;
+    }
+    if (*r < base + from || *r - base > last) return false;  // an answer outside what was asked
+    const std::uint64_t at = *r - base;
+    if (at >= kSearchWindow) return true;  // in the overlap: the next window has it
+    if (*r % alignment == 0) found.push_back(at);
+    from = next_aligned(at + 1);
+  }
+  return true;
+}
+
 CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
   char kind = 'b';
   while (call.args.peek() == '-') {
@@ -234,30 +294,44 @@ CommandResult<> cmd_search(EngineCore& core, Invocation& call) {
   }
   if (auto r = core.expect_end(call.args); !r) return r;
 
-  // Scanned here in windows that overlap by the pattern length, so every stub behaves alike.
-  constexpr std::uint64_t kWindow = 0x10000;
+  // Window by window (overlapping by the pattern length), Ctrl-C checked between
+  // them. The target searches each window when it can (see target_window_hits);
+  // otherwise the window is read and scanned here. Both find the same hits.
   const DumpFormat format = kind == 'w' ? DumpFormat{2, 8, false}
                             : kind == 'd' ? DumpFormat{4, 4, false}
                             : kind == 'q' ? DumpFormat{8, 2, false}
                                           : DumpFormat{1, 16, true};
+  // -w/-d/-q match only at addresses aligned to their size, as KD does.
+  const unsigned alignment = kind == 'a' || kind == 'u' ? 1 : size;
+  bool remote = pattern.size() <= kMaxTargetSearchPattern && target_searches(core);
   std::size_t hits = 0;
-  for (std::uint64_t offset = 0; offset < range->count; offset += kWindow) {
+  std::vector<std::uint64_t> found;  // offsets in the window
+  for (std::uint64_t offset = 0; offset < range->count; offset += kSearchWindow) {
     if (core.take_cancel() || core.link_failure_reported) break;  // Ctrl-C, or the link failed
-    const std::uint64_t length = std::min(kWindow + pattern.size() - 1, range->count - offset);
+    const std::uint64_t length = std::min(kSearchWindow + pattern.size() - 1, range->count - offset);
     if (length < pattern.size()) break;
-    const auto block = core.read_block(range->address + offset, length);
-    for (std::uint64_t i = 0; i + pattern.size() <= length && i < kWindow; ++i) {
-      // -w/-d/-q match only at addresses aligned to their size, as KD does.
-      if (kind != 'a' && kind != 'u' && (range->address + offset + i) % size != 0) continue;
-      bool match = true;
-      for (std::size_t k = 0; k < pattern.size() && match; ++k)
-        match = block.valid[i + k] && block.bytes[i + k] == pattern[k];
-      if (!match) continue;
+    const std::uint64_t base = range->address + offset;
+    found.clear();
+    if (remote && !target_window_hits(core, base, length, pattern, alignment, kMaxSearchHits + 1 - hits, found)) {
+      remote = false;  // the target cannot search after all: scan here from now on
+      found.clear();
+    }
+    if (!remote) {
+      const auto block = core.read_block(base, length);
+      for (std::uint64_t i = 0; i + pattern.size() <= length && i < kSearchWindow; ++i) {
+        if ((base + i) % alignment != 0) continue;
+        bool match = true;
+        for (std::size_t k = 0; k < pattern.size() && match; ++k)
+          match = block.valid[i + k] && block.bytes[i + k] == pattern[k];
+        if (match) found.push_back(i);
+      }
+    }
+    for (const std::uint64_t i : found) {
       if (++hits > kMaxSearchHits) {
         core.printf("Search stopped after {} hits\n", kMaxSearchHits);
         return {};
       }
-      print_dump(core, core.read_block(range->address + offset + i, std::size_t(format.size) * format.per_line), format);
+      print_dump(core, core.read_block(base + i, std::size_t(format.size) * format.per_line), format);
     }
   }
   return {};

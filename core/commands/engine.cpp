@@ -43,7 +43,7 @@ constexpr std::size_t kPage = 0x1000;
 constexpr std::uint64_t kHardRangeFactor = 64;
 }  // namespace
 
-std::optional<std::uint64_t> read_u64(debugger::Target& target, std::uint64_t address) {
+std::optional<std::uint64_t> read_u64(debugger::TargetMemory& target, std::uint64_t address) {
   std::array<std::uint8_t, 8> raw{};
   if (!debugger::read_exact(target, address, raw)) return std::nullopt;
   std::uint64_t v = 0;
@@ -65,7 +65,7 @@ std::optional<std::uint64_t> MemoryBlock::value(std::size_t offset, unsigned siz
 }
 
 EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
-    : target(t), output(o), options(opts), modules(t), symbols(t, modules) {
+    : target(t), output(o), options(opts), modules(t, debugger::kernel_location(t.version())), symbols(t, modules) {
   add_execution_commands(commands);
   add_breakpoint_commands(commands);
   add_memory_commands(commands);
@@ -236,6 +236,8 @@ void EngineCore::forget_state() { context_cache_.reset(); }
 void EngineCore::forget_everything() {
   forget_state();
   debugger_data_cache_.reset();
+  target_search_trusted.reset();
+  modules.refresh(debugger::kernel_location(target.version()));  // a reboot may move the kernel
   symbols.refresh();
 }
 

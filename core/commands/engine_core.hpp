@@ -159,6 +159,8 @@ public:
   bool link_failure_reported = false;
   /// The last exception the target reported, for `g` after it (not-handled by default).
   std::uint32_t last_exception_code = 0;
+  /// Whether the target's SearchMemory found what it should (`s`); unknown until asked.
+  std::optional<bool> target_search_trusted;
 
 private:
   std::optional<wire::Context> context_cache_;
@@ -166,6 +168,6 @@ private:
 };
 
 /// Reads a u64 from the target; nullopt if unreadable.
-std::optional<std::uint64_t> read_u64(debugger::Target& target, std::uint64_t address);
+std::optional<std::uint64_t> read_u64(debugger::TargetMemory& memory, std::uint64_t address);
 
 }  // namespace openkd::commands

@@ -36,7 +36,7 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 
 // UNICODE_STRING {u16 Length, u16 MaximumLength, u32 pad, u64 Buffer}; UTF-16 to UTF-8
 // (surrogates become '?': module names are ASCII in practice).
-std::string read_unicode_string(Target& target, wire::Reader header) {
+std::string read_unicode_string(TargetMemory& target, wire::Reader header) {
   const std::uint16_t length = header.u16();
   header.skip(6);
   const std::uint64_t buffer = header.u64();
@@ -61,7 +61,7 @@ std::string module_name_from_image(std::string_view image_name) {
   return std::string(image_name);
 }
 
-ModuleWalk walk_loaded_modules(Target& target, std::uint64_t list_head, std::uint64_t kern_base) {
+ModuleWalk walk_loaded_modules(TargetMemory& target, std::uint64_t list_head, std::uint64_t kern_base) {
   ModuleWalk walk;
   auto& modules = walk.modules;
   std::array<std::uint8_t, 8> link{};
@@ -112,18 +112,18 @@ const std::vector<Module>& ModuleList::modules() {
   loaded_ = true;
   modules_.clear();
   last_error_.clear();
-  const auto& v = target_.version();
-  if (v.ps_loaded_module_list != 0) {
-    auto walk = walk_loaded_modules(target_, v.ps_loaded_module_list, v.kern_base);
+  const auto& v = where_;
+  if (v.module_list != 0) {
+    auto walk = walk_loaded_modules(memory_, v.module_list, v.kern_base);
     modules_ = std::move(walk.modules);
     last_error_ = std::move(walk.error);
   }
   // Without a usable list, the kernel alone is still known from KernBase and its headers.
   const bool have_kernel = std::ranges::any_of(modules_, [&](const Module& m) { return m.contains(v.kern_base); });
   if (!have_kernel && v.kern_base != 0) {
-    if (auto h = read_pe_headers(target_, v.kern_base)) {
+    if (auto h = read_pe_headers(memory_, v.kern_base)) {
       Module nt{"nt", "", "", v.kern_base, h->size_of_image, v.kern_base + h->entry_point_rva};
-      if (auto e = read_pe_exports(target_, v.kern_base, *h)) nt.image_name = e->image_name;
+      if (auto e = read_pe_exports(memory_, v.kern_base, *h)) nt.image_name = e->image_name;
       if (nt.image_name.empty()) nt.image_name = "ntoskrnl.exe";
       modules_.insert(modules_.begin(), std::move(nt));
     }

@@ -35,14 +35,22 @@ struct ModuleWalk {
   std::string error;
 };
 /// Walks the list at `list_head` once; never loops, never follows a link twice.
-ModuleWalk walk_loaded_modules(Target& target, std::uint64_t list_head, std::uint64_t kern_base);
+ModuleWalk walk_loaded_modules(TargetMemory& memory, std::uint64_t list_head, std::uint64_t kern_base);
 
 /// "simdrv.sys" -> "simdrv"; a path keeps only its last component.
 std::string module_name_from_image(std::string_view image_name);
 
+/// Where the kernel and its module list are: GetVersion64's KernBase and
+/// PsLoadedModuleList (0: unknown). All the module list needs besides memory.
+struct KernelLocation {
+  std::uint64_t kern_base = 0;
+  std::uint64_t module_list = 0;
+};
+inline KernelLocation kernel_location(const wire::GetVersion64& v) { return {v.kern_base, v.ps_loaded_module_list}; }
+
 class ModuleList {
 public:
-  explicit ModuleList(Target& target) : target_(target) {}
+  ModuleList(TargetMemory& memory, KernelLocation where) : memory_(memory), where_(where) {}
 
   /// The modules, walking the target's list on first use after refresh().
   const std::vector<Module>& modules();
@@ -51,11 +59,18 @@ public:
   const Module* containing(std::uint64_t address);
   /// Forgets the cache: call after a module load/unload or a reboot.
   void refresh() { loaded_ = false; }
+  /// Forgets the cache and moves to a new kernel location (after a reboot or reconnect).
+  void refresh(KernelLocation where) {
+    where_ = where;
+    loaded_ = false;
+  }
+  KernelLocation location() const { return where_; }
   /// Why the last walk fell short (empty when it did not).
   const std::string& last_error() const { return last_error_; }
 
 private:
-  Target& target_;
+  TargetMemory& memory_;
+  KernelLocation where_;
   bool loaded_ = false;
   std::vector<Module> modules_;
   std::string last_error_;

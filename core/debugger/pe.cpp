@@ -30,7 +30,7 @@ std::optional<std::string> string_in(std::span<const std::uint8_t> blob, std::si
   return std::nullopt;
 }
 
-Result<std::string> read_c_string(Target& target, std::uint64_t address) {
+Result<std::string> read_c_string(TargetMemory& target, std::uint64_t address) {
   std::string s;
   std::array<std::uint8_t, 64> chunk{};
   while (s.size() < kMaxPeExportName) {
@@ -46,7 +46,7 @@ Result<std::string> read_c_string(Target& target, std::uint64_t address) {
 
 }  // namespace
 
-Result<void> read_exact(Target& target, std::uint64_t address, std::span<std::uint8_t> out) {
+Result<void> read_exact(TargetMemory& target, std::uint64_t address, std::span<std::uint8_t> out) {
   std::size_t done = 0;
   while (done < out.size()) {
     auto got = target.read_virtual(address + done, out.subspan(done));
@@ -108,7 +108,7 @@ Result<PeHeaders> parse_pe_headers(std::span<const std::uint8_t> page) {
   return h;
 }
 
-Result<PeHeaders> read_pe_headers(Target& target, std::uint64_t base) {
+Result<PeHeaders> read_pe_headers(TargetMemory& target, std::uint64_t base) {
   std::vector<std::uint8_t> page(kPage);
   auto got = target.read_virtual(base, page);
   if (!got) return std::unexpected(got.error());
@@ -116,7 +116,7 @@ Result<PeHeaders> read_pe_headers(Target& target, std::uint64_t base) {
   return parse_pe_headers(page);
 }
 
-Result<PeExports> read_pe_exports(Target& target, std::uint64_t base, const PeHeaders& h) {
+Result<PeExports> read_pe_exports(TargetMemory& target, std::uint64_t base, const PeHeaders& h) {
   PeExports result;
   if (h.export_rva == 0 || h.export_size < kExportDirectorySize) return result;  // no exports
   if (h.export_rva >= h.size_of_image || h.export_size > h.size_of_image - h.export_rva)

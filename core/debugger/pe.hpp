@@ -1,5 +1,5 @@
 // PE32+ headers and export directories, read from target memory through
-// Target::read_virtual. Everything read is untrusted: every RVA and count is
+// TargetMemory::read_virtual. Everything read is untrusted: every RVA and count is
 // checked against the image size and fixed limits before it is used.
 #pragma once
 #include <cstdint>
@@ -13,7 +13,7 @@ namespace openkd::debugger {
 
 /// Reads exactly out.size() bytes, looping over partial reads; an Error if any
 /// byte is unreadable.
-Result<void> read_exact(Target& target, std::uint64_t address, std::span<std::uint8_t> out);
+Result<void> read_exact(TargetMemory& memory, std::uint64_t address, std::span<std::uint8_t> out);
 
 /// The fields of the DOS, COFF and optional headers the debugger uses.
 struct PeHeaders {
@@ -47,8 +47,8 @@ inline constexpr std::uint32_t kMaxPeImageSize = 1u << 30;
 /// Parses the headers from the first page of an image (pure; for tests and callers with bytes).
 Result<PeHeaders> parse_pe_headers(std::span<const std::uint8_t> first_page);
 /// Reads the image's first page at `base` and parses it.
-Result<PeHeaders> read_pe_headers(Target& target, std::uint64_t base);
+Result<PeHeaders> read_pe_headers(TargetMemory& memory, std::uint64_t base);
 /// Reads the export directory of the image at `base`.
-Result<PeExports> read_pe_exports(Target& target, std::uint64_t base, const PeHeaders& headers);
+Result<PeExports> read_pe_exports(TargetMemory& memory, std::uint64_t base, const PeHeaders& headers);
 
 }  // namespace openkd::debugger

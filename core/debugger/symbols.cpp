@@ -27,9 +27,9 @@ const std::vector<Symbol>& SymbolTable::symbols_of(const Module& module) {
   auto [it, inserted] = by_module_base_.try_emplace(module.base);
   if (!inserted) return it->second;
   auto& symbols = it->second;
-  auto headers = read_pe_headers(target_, module.base);
+  auto headers = read_pe_headers(memory_, module.base);
   if (!headers) return symbols;
-  auto exports = read_pe_exports(target_, module.base, *headers);
+  auto exports = read_pe_exports(memory_, module.base, *headers);
   if (!exports) return symbols;
   for (auto& e : exports->exports) {
     if (e.rva >= module.size) continue;

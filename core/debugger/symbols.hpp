@@ -1,5 +1,5 @@
 // Export symbols per module, read lazily from each image's export directory in
-// target memory and cached per module until refresh(). Names resolve as KD
+// target memory (TargetMemory alone) and cached per module until refresh(). Names resolve as KD
 // writes them: `nt!KeBugCheckEx`, a bare `KeBugCheckEx` (searched in every
 // module, the kernel first), and addresses back to `nt!KeBugCheckEx+0x12`.
 #pragma once
@@ -29,7 +29,7 @@ struct SymbolLocation {
 
 class SymbolTable {
 public:
-  SymbolTable(Target& target, ModuleList& modules) : target_(target), modules_(modules) {}
+  SymbolTable(TargetMemory& memory, ModuleList& modules) : memory_(memory), modules_(modules) {}
 
   /// "nt!KeBugCheckEx" or "KeBugCheckEx"; case-insensitive as KD's default.
   std::optional<std::uint64_t> address_of(std::string_view name);
@@ -42,7 +42,7 @@ public:
   void refresh();
 
 private:
-  Target& target_;
+  TargetMemory& memory_;
   ModuleList& modules_;
   std::map<std::uint64_t, std::vector<Symbol>> by_module_base_;
 };

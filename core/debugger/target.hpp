@@ -1,5 +1,5 @@
 // The debugger's view of a target: every operation the command language needs,
-// as blocking calls that return std::expected. The live KD session implements it
+// as blocking calls that return std::expected, in three narrow interfaces. The live KD session implements it
 // over the link; tests implement it in memory. Callable from any one thread that
 // is not the session's I/O thread (the engine thread, Python, tests).
 #pragma once
@@ -63,26 +63,45 @@ struct TargetCallbacks {
   std::function<void(std::string_view line)> on_connection;
 };
 
-class Target {
-public:
-  virtual ~Target() = default;
+// The target is three narrow interfaces (as SerenityOS LibDebug splits it), so a
+// component takes only what it uses and a test fake implements only what its test
+// needs: the module list, symbols and PE reading take TargetMemory alone.
+// `Target` is their union, what the live session implements and the engine drives.
 
-  // --- state
+/// Memory: virtual and physical reads and writes, fill and search.
+/// Partial reads return what the target gave; 0 bytes is an Error.
+class TargetMemory {
+public:
+  virtual ~TargetMemory() = default;
+
+  virtual Result<std::size_t> read_virtual(std::uint64_t address, std::span<std::uint8_t> out) = 0;
+  virtual Result<std::size_t> write_virtual(std::uint64_t address, wire::ByteView data) = 0;
+  virtual Result<std::size_t> read_physical(std::uint64_t address, std::span<std::uint8_t> out) = 0;
+  virtual Result<std::size_t> write_physical(std::uint64_t address, wire::ByteView data) = 0;
+  /// The first address in [start, start + length) where the whole pattern lies
+  /// (DbgKdSearchMemoryApi: the target searches). A failure NTSTATUS means "not
+  /// found"; STATUS_NOT_IMPLEMENTED (or ErrorKind::Unsupported) means the target
+  /// cannot search and the caller scans itself. Some stubs answer a search they do
+  /// not implement with a plain failure, so `s` trusts a target only once it has
+  /// found a known pattern (core/commands/cmd_memory.cpp).
+  /// The default answers STATUS_NOT_IMPLEMENTED, so a fake need not implement it.
+  virtual Result<std::uint64_t> search_memory(std::uint64_t start, std::uint64_t length, wire::ByteView pattern);
+  virtual Result<std::uint32_t> fill_memory(std::uint64_t address, std::uint32_t length, wire::ByteView pattern,
+                                            bool physical) = 0;
+};
+
+/// Processor state: what the target is, its processors and the current one's
+/// registers, control space, MSRs and I/O ports.
+class TargetProcessor {
+public:
+  virtual ~TargetProcessor() = default;
+
   virtual const wire::GetVersion64& version() const = 0;
   virtual std::uint32_t number_processors() const = 0;
   virtual std::uint16_t current_processor() const = 0;
   virtual const StopEvent& last_stop() const = 0;
 
-  // --- memory (partial reads return what the target gave; 0 bytes is an Error)
-  virtual Result<std::size_t> read_virtual(std::uint64_t address, std::span<std::uint8_t> out) = 0;
-  virtual Result<std::size_t> write_virtual(std::uint64_t address, wire::ByteView data) = 0;
-  virtual Result<std::size_t> read_physical(std::uint64_t address, std::span<std::uint8_t> out) = 0;
-  virtual Result<std::size_t> write_physical(std::uint64_t address, wire::ByteView data) = 0;
-  virtual Result<std::uint64_t> search_memory(std::uint64_t start, std::uint64_t length, wire::ByteView pattern) = 0;
-  virtual Result<std::uint32_t> fill_memory(std::uint64_t address, std::uint32_t length, wire::ByteView pattern,
-                                            bool physical) = 0;
-
-  // --- processor state (of the current processor)
+  // --- of the current processor
   virtual Result<wire::Context> get_context() = 0;
   virtual Result<void> set_context(const wire::Context& ctx) = 0;
   virtual Result<wire::SpecialRegisters> get_special_registers() = 0;
@@ -93,12 +112,18 @@ public:
   virtual Result<void> write_msr(std::uint32_t msr, std::uint64_t value) = 0;
   virtual Result<std::uint32_t> read_io(std::uint64_t port, std::uint32_t size) = 0;
   virtual Result<void> write_io(std::uint64_t port, std::uint32_t size, std::uint32_t value) = 0;
+};
+
+/// Execution control: running, stopping, breakpoints and what arrives meanwhile.
+class TargetExecution {
+public:
+  virtual ~TargetExecution() = default;
 
   // --- software breakpoints (the target writes 0xCC and keeps the original byte)
   virtual Result<std::uint32_t> write_breakpoint(std::uint64_t address) = 0;
   virtual Result<void> restore_breakpoint(std::uint32_t handle) = 0;
 
-  // --- execution: each returns when the target next stops (state change).
+  // --- each returns when the target next stops (state change).
   virtual Result<StopEvent> resume(const ResumeOptions& options) = 0;
   /// Requests a break-in; safe to call from any thread (Ctrl-C handler).
   virtual void request_break() = 0;
@@ -109,5 +134,12 @@ public:
 
   virtual void set_callbacks(TargetCallbacks callbacks) = 0;
 };
+
+/// The whole target, as the command engine drives it.
+class Target : public TargetMemory, public TargetProcessor, public TargetExecution {};
+
+inline Result<std::uint64_t> TargetMemory::search_memory(std::uint64_t, std::uint64_t, wire::ByteView) {
+  return std::unexpected(Error{"the target does not search memory", wire::kStatusNotImplemented, ErrorKind::Unsupported});
+}
 
 }  // namespace openkd::debugger

@@ -293,8 +293,21 @@ debugger::Result<std::size_t> FakeTarget::write_physical(std::uint64_t address, 
   return data.size();
 }
 
-debugger::Result<std::uint64_t> FakeTarget::search_memory(std::uint64_t, std::uint64_t, wire::ByteView) {
-  return std::unexpected(debugger::Error{"not implemented", wire::kStatusNotImplemented});
+debugger::Result<std::uint64_t> FakeTarget::search_memory(std::uint64_t start, std::uint64_t length,
+                                                          wire::ByteView pattern) {
+  if (!searches) return std::unexpected(debugger::Error{"not implemented", wire::kStatusNotImplemented});
+  ++searches_made;
+  // As the simulator's stub: the first address where the whole pattern lies in the range.
+  for (std::uint64_t i = 0; !pattern.empty() && i + pattern.size() <= length; ++i) {
+    bool match = true;
+    for (std::size_t k = 0; k < pattern.size() && match; ++k) {
+      const auto* b = byte(virtual_, start + i + k);
+      match = b && *b == pattern[k];
+    }
+    if (match) return start + i;
+  }
+  return std::unexpected(debugger::Error{"search failed: status c0000001", wire::kStatusUnsuccessful,
+                                         debugger::ErrorKind::Status});
 }
 
 debugger::Result<std::uint32_t> FakeTarget::fill_memory(std::uint64_t address, std::uint32_t length,

@@ -67,6 +67,10 @@ public:
   debugger::StopEvent last;
   std::map<std::uint32_t, std::uint64_t> msrs;
   std::map<std::uint32_t, std::pair<std::uint64_t, std::uint8_t>> inserted;  // handle -> address, original byte
+  /// search_memory searches (as the simulator's stub does) instead of answering
+  /// STATUS_NOT_IMPLEMENTED; searches_made counts the requests.
+  bool searches = false;
+  std::size_t searches_made = 0;
   /// Stops to return (first) from resume(), before the path model is used.
   std::vector<debugger::StopEvent> scripted_stops;
 
@@ -79,7 +83,7 @@ public:
   debugger::Result<std::size_t> write_virtual(std::uint64_t address, wire::ByteView data) override;
   debugger::Result<std::size_t> read_physical(std::uint64_t address, std::span<std::uint8_t> out) override;
   debugger::Result<std::size_t> write_physical(std::uint64_t address, wire::ByteView data) override;
-  debugger::Result<std::uint64_t> search_memory(std::uint64_t, std::uint64_t, wire::ByteView) override;
+  debugger::Result<std::uint64_t> search_memory(std::uint64_t start, std::uint64_t length, wire::ByteView pattern) override;
   debugger::Result<std::uint32_t> fill_memory(std::uint64_t address, std::uint32_t length, wire::ByteView pattern,
                                               bool physical) override;
   debugger::Result<wire::Context> get_context() override;

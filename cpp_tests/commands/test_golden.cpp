@@ -51,9 +51,10 @@ struct ScratchDir {
   }
 };
 
-std::string run_script(const std::string& name, const std::string& script) {
+std::string run_script(const std::string& name, const std::string& script, bool target_searches = false) {
   ScratchDir scratch(name);
   testing::FakeTarget target;
+  target.searches = target_searches;
   commands::EngineOptions options;
   std::istringstream lines(script);
   std::string line;
@@ -121,4 +122,51 @@ BOOST_DATA_TEST_CASE(golden_transcripts, boost::unit_test::data::make(golden_nam
     }
   }
   BOOST_TEST(actual == expected);
+}
+
+// `s` gives the same transcript whether the target searches (SearchMemory) or
+// the engine reads and scans (cmd_memory.cpp).
+BOOST_DATA_TEST_CASE(golden_transcripts_with_a_searching_target, boost::unit_test::data::make(golden_names()), name) {
+  const fs::path dir(OPENKD_GOLDEN_DIR);
+  const fs::path expected_path = dir / (name + ".txt");
+  if (!fs::exists(expected_path)) return;
+  BOOST_TEST(run_script(name, read_file(dir / (name + ".in")), true) == read_file(expected_path));
+}
+
+namespace {
+// A target whose SearchMemory always says "not found", as a stub that does not
+// implement it may: the "MZ" probe fails and `s` scans itself.
+class NeverFinds final : public testing::FakeTarget {
+public:
+  debugger::Result<std::uint64_t> search_memory(std::uint64_t, std::uint64_t, wire::ByteView) override {
+    ++searches_made;
+    return std::unexpected(debugger::Error{"search failed", wire::kStatusUnsuccessful, debugger::ErrorKind::Status});
+  }
+};
+
+std::string search_output(testing::FakeTarget& target, const std::string& command) {
+  commands::StringOutput out;
+  commands::Engine engine(target, out);
+  engine.execute(command);
+  return out.take();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(s_asks_a_searching_target_and_scans_for_one_that_cannot) {
+  // Unaligned starts, zeros that match at every byte, a hit in a window's overlap.
+  for (const std::string command : {"s -d nt L8000 7e", "s -d nt+1 L40 0", "s -q nt+3 L80 0", "s -b nt L8000 4d 5a",
+                                    "s -w fffff800`10000000 L10002 0 0", "s -b nt L8000 00 00 00 00 00 00 00 00"}) {
+    BOOST_TEST_CONTEXT(command) {
+      testing::FakeTarget scanning;
+      const std::string expected = search_output(scanning, command);
+      BOOST_TEST(!expected.empty());
+      testing::FakeTarget searching;
+      searching.searches = true;
+      BOOST_TEST(search_output(searching, command) == expected);
+      BOOST_TEST(searching.searches_made > 1u);  // the probe, then the windows
+      NeverFinds untrusted;
+      BOOST_TEST(search_output(untrusted, command) == expected);
+      BOOST_TEST(untrusted.searches_made == 1u);  // the probe only
+    }
+  }
 }

@@ -1,4 +1,4 @@
-// The target model read through Target: PE headers and exports, the loaded
+// The target model read through TargetMemory: PE headers and exports, the loaded
 // module list (named as KD names it) and export symbols both ways.
 #include <boost/test/unit_test.hpp>
 
@@ -6,6 +6,8 @@
 #include "core/debugger/pe.hpp"
 #include "core/debugger/symbols.hpp"
 #include "fake_target.hpp"
+
+#include <map>
 
 using namespace openkd;
 using namespace openkd::debugger;
@@ -48,7 +50,7 @@ BOOST_AUTO_TEST_CASE(pe_garbage_is_an_error_not_a_crash) {
 
 BOOST_AUTO_TEST_CASE(modules_are_named_as_kd_names_them) {
   FakeTarget target;
-  ModuleList modules(target);
+  ModuleList modules(target, kernel_location(target.ver));
   const auto& list = modules.modules();
   BOOST_REQUIRE(list.size() == 2u);
   BOOST_TEST(list[0].name == "nt");
@@ -81,7 +83,7 @@ BOOST_AUTO_TEST_CASE(a_looping_module_list_is_walked_once) {
 BOOST_AUTO_TEST_CASE(without_a_module_list_the_kernel_is_still_nt) {
   FakeTarget target;
   target.ver.ps_loaded_module_list = 0;
-  ModuleList modules(target);
+  ModuleList modules(target, kernel_location(target.ver));
   BOOST_REQUIRE(modules.modules().size() == 1u);
   BOOST_TEST(modules.modules()[0].name == "nt");
   BOOST_TEST(modules.modules()[0].image_name == "simkrnl.exe");
@@ -89,7 +91,7 @@ BOOST_AUTO_TEST_CASE(without_a_module_list_the_kernel_is_still_nt) {
 
 BOOST_AUTO_TEST_CASE(symbols_resolve_both_ways) {
   FakeTarget target;
-  ModuleList modules(target);
+  ModuleList modules(target, kernel_location(target.ver));
   SymbolTable symbols(target, modules);
   BOOST_TEST(*symbols.address_of("nt!KeBugCheckEx") == testing::kKeBugCheckEx);
   BOOST_TEST(*symbols.address_of("KeBugCheckEx") == testing::kKeBugCheckEx);
@@ -104,7 +106,7 @@ BOOST_AUTO_TEST_CASE(symbols_resolve_both_ways) {
 
 BOOST_AUTO_TEST_CASE(refresh_sees_a_module_unloaded) {
   FakeTarget target;
-  ModuleList modules(target);
+  ModuleList modules(target, kernel_location(target.ver));
   SymbolTable symbols(target, modules);
   BOOST_TEST(symbols.describe(testing::kDriverBase + 0x1000) == "simdrv!DriverEntry");
   // Unlink the driver: the kernel's entry now ends the list.
@@ -113,4 +115,68 @@ BOOST_AUTO_TEST_CASE(refresh_sees_a_module_unloaded) {
   symbols.refresh();
   BOOST_TEST(symbols.describe(testing::kDriverBase + 0x1000).empty());
   BOOST_TEST(modules.modules().size() == 1u);
+}
+
+namespace {
+
+/// Memory and nothing else: no registers, no execution, no version. Filled from
+/// a snapshot of the fake kernel's pages, then used on its own.
+class MemoryOnly final : public TargetMemory {
+public:
+  void copy_from(TargetMemory& source, std::uint64_t base, std::size_t size) {
+    std::vector<std::uint8_t> bytes(size);
+    BOOST_REQUIRE(read_exact(source, base, bytes).has_value());
+    for (std::size_t i = 0; i < size; ++i) bytes_[base + i] = bytes[i];
+  }
+  std::size_t reads = 0;
+
+  Result<std::size_t> read_virtual(std::uint64_t address, std::span<std::uint8_t> out) override {
+    ++reads;
+    std::size_t n = 0;
+    for (; n < out.size(); ++n) {
+      auto it = bytes_.find(address + n);
+      if (it == bytes_.end()) break;
+      out[n] = it->second;
+    }
+    if (n == 0) return std::unexpected(Error{"unreadable", wire::kStatusUnsuccessful, ErrorKind::Status});
+    return n;
+  }
+  Result<std::size_t> write_virtual(std::uint64_t, wire::ByteView) override { return unsupported(); }
+  Result<std::size_t> read_physical(std::uint64_t, std::span<std::uint8_t>) override { return unsupported(); }
+  Result<std::size_t> write_physical(std::uint64_t, wire::ByteView) override { return unsupported(); }
+  Result<std::uint32_t> fill_memory(std::uint64_t, std::uint32_t, wire::ByteView, bool) override {
+    return std::unexpected(Error{"read only", 0, ErrorKind::Unsupported});
+  }
+
+private:
+  static Result<std::size_t> unsupported() { return std::unexpected(Error{"read only", 0, ErrorKind::Unsupported}); }
+  std::map<std::uint64_t, std::uint8_t> bytes_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(memory_alone_is_enough_for_modules_and_symbols) {
+  MemoryOnly memory;
+  {
+    FakeTarget kernel;  // only the source of the bytes; gone before the model runs
+    memory.copy_from(kernel, testing::kKernBase, testing::kKernSize);
+    memory.copy_from(kernel, testing::kDriverBase, testing::kDriverSize);
+    memory.copy_from(kernel, testing::kPool, 0x2000);  // the LDR entries and their strings
+  }
+  ModuleList modules(memory, KernelLocation{testing::kKernBase, testing::kPsLoadedModuleList});
+  SymbolTable symbols(memory, modules);
+  BOOST_REQUIRE(modules.modules().size() == 2u);
+  BOOST_TEST(modules.modules()[0].name == "nt");
+  BOOST_TEST(modules.modules()[1].name == "simdrv");
+  BOOST_TEST(*symbols.address_of("nt!KeBugCheckEx") == testing::kKeBugCheckEx);
+  BOOST_TEST(symbols.describe(testing::kDriverBase + 0x3004) == "simdrv!TriggerBug+0x4");
+  BOOST_TEST(memory.reads > 0u);
+  // Without a module list only KernBase is known: the kernel alone, from its headers.
+  ModuleList kernel_only(memory, KernelLocation{testing::kKernBase, 0});
+  BOOST_REQUIRE(kernel_only.modules().size() == 1u);
+  BOOST_TEST(kernel_only.modules()[0].image_name == "simkrnl.exe");
+  // A memory-only target cannot search: the default says so, for `s` to scan itself.
+  auto found = memory.search_memory(testing::kKernBase, 0x100, wire::Bytes{'M', 'Z'});
+  BOOST_REQUIRE(!found.has_value());
+  BOOST_TEST(found.error().ntstatus == wire::kStatusNotImplemented);
 }

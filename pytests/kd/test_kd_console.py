@@ -74,7 +74,9 @@ def test_ctrl_c_stops_a_long_search_and_the_session_goes_on():
     try:
         kd.read_until("kd> ")
         # 256 MiB of mostly unmapped kernel space: minutes of round trips without Ctrl-C.
-        kd.send("s fffff800`00000000 L?10000000 de ad be ef\r")
+        # The simulator searches a short pattern itself in well under a second, so the
+        # pattern is longer than s hands to the target (cmd_memory.cpp): kd reads and scans.
+        kd.send("s -a fffff800`00000000 L?10000000 \"" + "openkd" * 50 + "\"\r")
         time.sleep(1.0)
         kd.send("\x03")
         kd.read_until("^C", timeout=20)
