@@ -47,7 +47,7 @@ void print_banner(debugger::KdSession& s, kd::ConsoleOutput& out) {
   bool free_build = (v.major_version & 0xFF) == 0xF;
   out.write(fmt::format("Connected to Windows 10 {} x64 target at ({}), ptr64 TRUE\n", build, now_text()));
   out.write("Kernel Debugger connection established.\n");
-  out.write(fmt::format("Windows 10 Kernel Version {} {} ({} procs) {} x64\n", build, procs > 1 ? "MP" : "UP",
+  out.write(fmt::format("Windows 10 Kernel Version {} {} ({} procs) {} x64\n", build, (v.flags & wire::kVersionFlagMp) || procs > 1 ? "MP" : "UP",
                         procs, free_build ? "Free" : "Checked"));
   // Built by: NtBuildLab, found through the debugger data block (KDDEBUGGER_DATA64 +0x208).
   std::string lab;
