@@ -19,7 +19,8 @@ constexpr std::uint64_t kBase = 0xFFFFF80000400000;
 
 /// A target stub: core/link in the target role plus a few DbgKd handlers.
 struct FakeTarget {
-  link::Link link{link::LinkConfig::target(link::IdScheme::Kdcom)};
+  explicit FakeTarget(link::IdScheme scheme = link::IdScheme::Kdcom) : link(link::LinkConfig::target(scheme)) {}
+  link::Link link;
   std::vector<std::uint8_t> memory = std::vector<std::uint8_t>(0x4000, 0xAB);
   int continues = 0;            // Continue2 requests acted on
   std::uint64_t pc = kBase + 0x100;
@@ -127,7 +128,7 @@ struct Rig {
   TimePoint now{};
   std::vector<HostEvent> events;
 
-  explicit Rig(HostConfig c = {}) : host(c) {}
+  explicit Rig(HostConfig c = {}) : host(c), target(c.scheme) {}
 
   /// Moves bytes both ways until both sides are quiet.
   void exchange() {
@@ -493,6 +494,25 @@ BOOST_AUTO_TEST_CASE(nothing_is_sent_while_running_or_disconnected) {
   auto id2 = rig.host.submit(read_request(kBase, 4), Expect::Reply, rig.now);
   rig.exchange();
   BOOST_TEST((std::get<RequestFailed>(*rig.answer(id2)).error.kind == ErrorKind::Busy));
+}
+
+BOOST_AUTO_TEST_CASE(the_same_session_runs_over_the_kdnet_id_scheme) {
+  // KDNET carries one KD packet per datagram with ids counting by 2 (docs/protocol.md section 6).
+  HostConfig c;
+  c.scheme = link::IdScheme::Kdnet;
+  Rig rig(c);
+  rig.attach();
+  rig.target.memory[0x20] = 0x5A;
+  auto id = rig.host.submit(read_request(kBase + 0x20, 2), Expect::Reply, rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(id));
+  BOOST_TEST(std::get<ReplyReady>(*rig.answer(id)).reply.data[0] == 0x5A);
+  rig.target.report_stop(rig.now);  // stray while stopped
+  rig.exchange();
+  auto go = rig.host.submit(continue2(true), Expect::Stop, rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(go));
+  BOOST_TEST(std::get<Stopped>(*rig.answer(go)).change.program_counter == kBase + 0x101);
 }
 
 BOOST_AUTO_TEST_CASE(a_break_in_the_target_misses_is_repeated_until_it_stops) {
