@@ -18,6 +18,12 @@ def build_dir():
     return Path(b)
 
 
+def sanitized():
+    """An ASan/UBSan build: slower, and its shadow memory inflates RSS."""
+    cache = build_dir() / "CMakeCache.txt"
+    return cache.exists() and "OPENKD_SANITIZE:BOOL=ON" in cache.read_text()
+
+
 def tool(name):
     path = build_dir() / "tools" / name / name
     if not path.exists():
