@@ -101,3 +101,4 @@ def test_a_dropped_target_is_reported_and_kd_exits(kdsim):
     p.stdin.flush()
     out, err = p.communicate(timeout=60)
     assert "connection to the target lost" in (out + err)
+    assert p.returncode == 1, (out, err)  # a script must see that the target went away
