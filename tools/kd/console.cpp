@@ -18,7 +18,12 @@ ConsoleInput* libedit_input = nullptr;
 int console_read_key(FILE*) {
   if (!libedit_input) return EOF;
   int c = libedit_input->read_byte();
+  if (c == -2) {
+    libedit_input->restarted_.store(true);
+    return EOF;
+  }
   if (c < 0) return EOF;
+  ++libedit_input->typed_;
   if (c == 0x02) {
     libedit_input->quit_key_.store(true);
     return EOF;
@@ -34,6 +39,16 @@ ConsoleInput::~ConsoleInput() {
   if (libedit_input == this) libedit_input = nullptr;
   for (int fd : wake_)
     if (fd >= 0) ::close(fd);
+}
+
+bool ConsoleInput::restart_if_untouched() {
+  if (typed_.load() != 0) return false;
+  restart_.store(true);
+  if (wake_[1] >= 0) {
+    char b = 1;
+    [[maybe_unused]] auto n = ::write(wake_[1], &b, 1);
+  }
+  return true;
 }
 
 void ConsoleInput::interrupt() {
@@ -53,7 +68,14 @@ int ConsoleInput::read_byte() {
       if (errno == EINTR) continue;
       return -1;
     }
-    if (fds[1].revents) return -1;  // interrupt()
+    if (fds[1].revents) {
+      if (restart_.exchange(false) && !interrupted_.load()) {
+        char b;
+        [[maybe_unused]] auto n = ::read(wake_[0], &b, 1);
+        return -2;  // restart_if_untouched()
+      }
+      return -1;  // interrupt()
+    }
     if (!fds[0].revents) continue;
     unsigned char c;
     ssize_t n = ::read(STDIN_FILENO, &c, 1);
@@ -65,11 +87,13 @@ int ConsoleInput::read_byte() {
 
 std::optional<std::string> ConsoleInput::read_line(const std::string& prompt) {
   if (interrupted_.load() || quit_key_.load()) return std::nullopt;
+  restarted_.store(false);
+  typed_.store(0);
   if (terminal_) {
     libedit_input = this;
     rl_getc_function = console_read_key;
     char* line = ::readline(prompt.c_str());
-    if (!line || quit_key_.load() || interrupted_.load()) {
+    if (!line || quit_key_.load() || interrupted_.load() || restarted_.load()) {
       std::free(line);
       return std::nullopt;
     }

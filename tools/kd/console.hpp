@@ -50,6 +50,11 @@ public:
   std::optional<std::string> read_line(const std::string& prompt);
   /// Any thread: the read in progress (and every later one) returns nullopt.
   void interrupt();
+  /// Any thread: if nothing has been typed into the read in progress, end it
+  /// (read_line returns nullopt and restarted() is true) so it can begin
+  /// again with another prompt. Returns false when the user is mid-line.
+  bool restart_if_untouched();
+  bool restarted() const { return restarted_.load(); }
   bool quit_key() const { return quit_key_.load(); }
   bool terminal() const { return terminal_; }
 
@@ -59,7 +64,8 @@ private:
   bool terminal_;
   int wake_[2] = {-1, -1};
   std::string buffer_;
-  std::atomic<bool> interrupted_{false}, quit_key_{false};
+  std::atomic<bool> interrupted_{false}, quit_key_{false}, restart_{false}, restarted_{false};
+  std::atomic<int> typed_{0};  // bytes read into the current line
 };
 
 }  // namespace openkd::kd

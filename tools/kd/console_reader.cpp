@@ -35,7 +35,9 @@ void ConsoleReader::idle(std::string prompt) {
     show = reading_blind_ && lines_.empty() && !prompt_id_;
     cv_.notify_all();
   }
-  if (show && hooks_.show_prompt) hooks_.show_prompt(prompt);
+  // Restart an untouched read with the prompt (libedit then draws it); if the
+  // user is mid-line, only print it.
+  if (show && !input_.restart_if_untouched() && hooks_.show_prompt) hooks_.show_prompt(prompt);
 }
 
 void ConsoleReader::busy() {
@@ -109,6 +111,7 @@ void ConsoleReader::run() {
     auto line = input_.read_line(prompt);
     std::unique_lock lock(mutex_);
     reading_blind_ = false;
+    if (!line && input_.restarted()) continue;  // begin again, with kd's prompt
     if (stopping_) return;
     if (!line) {
       eof_ = true;
