@@ -328,7 +328,9 @@ CommandResult<> cmd_switch_processor(EngineCore& core, Invocation& call) {
 
 CommandResult<> cmd_reboot(EngineCore& core, Invocation& call) {
   if (auto r = core.expect_end(call.args); !r) return r;
-  core.print("Shutting down the target; waiting for it to restart\n");
+  // Said before the answer (a reboot may take minutes), without claiming it
+  // happened: a target may refuse, and then says so at once.
+  core.print("Asking the target to reboot; waiting for it to restart\n");
   auto stop = core.target.reboot();
   core.forget_everything();
   if (!stop) return std::unexpected(CommandError::plain("Reboot failed: " + stop.error().message));
