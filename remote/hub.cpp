@@ -188,10 +188,20 @@ void finish_running(Hub::Impl& impl) {
 }
 }  // namespace
 
+void Hub::wake() {
+  {
+    std::lock_guard g(impl_->command_mutex);
+    impl_->wake_pending = true;
+  }
+  impl_->command_ready.notify_all();
+}
+
 std::optional<HubCommand> Hub::next_command(std::chrono::milliseconds timeout) {
   std::unique_lock lk(impl_->command_mutex);
   finish_running(*impl_);
-  impl_->command_ready.wait_for(lk, timeout, [&] { return !impl_->commands.empty() || impl_->shut_down; });
+  impl_->command_ready.wait_for(lk, timeout,
+                                [&] { return !impl_->commands.empty() || impl_->shut_down || impl_->wake_pending; });
+  impl_->wake_pending = false;
   if (impl_->shut_down || impl_->commands.empty()) return std::nullopt;
   HubCommand c = std::move(impl_->commands.front());
   impl_->commands.pop_front();

@@ -114,6 +114,9 @@ public:
   /// after shutdown. Announces the command to everyone as it is handed out, and
   /// tells the previous command's issuer it finished.
   std::optional<HubCommand> next_command(std::chrono::milliseconds timeout);
+  /// Makes the current (or next) next_command() wait return at once, e.g.
+  /// because the host's console ended. Safe from any thread.
+  void wake();
   /// The prompt clients display (e.g. "0: kd> "); also marks the running command finished.
   void set_prompt(std::string prompt);
   /// Ends the session: every client is told why and disconnected, servers close.

@@ -89,6 +89,7 @@ struct Hub::Impl {
   std::condition_variable command_ready;
   std::deque<HubCommand> commands;
   std::uint64_t running_origin = 0;  ///< client whose command runs now (0: none/host)
+  bool wake_pending = false;         ///< wake(): the next wait returns at once
 
   std::atomic<bool> shut_down{false};
   std::mutex shutdown_mutex;

@@ -55,9 +55,10 @@ void HostSession::on_disconnected(std::string why, TimePoint) {
   sent_.clear();
   prompt_.reset();
   break_again_.reset();
+  // TargetLost first: whoever the failed request wakes sees the target gone.
   std::string line = fmt::format("connection to the target lost ({})", why);
-  fail_pending(Error{line, 0, ErrorKind::Disconnected});
-  emit(TargetLost{std::move(line)});
+  emit(TargetLost{line});
+  fail_pending(Error{std::move(line), 0, ErrorKind::Disconnected});
 }
 
 void HostSession::on_bytes(wire::ByteView bytes, TimePoint now) {
@@ -206,8 +207,8 @@ void HostSession::drain_link(TimePoint now) {
       sent_.clear();
       prompt_.reset();
       std::string why = fmt::format("the target stopped answering ({} packet(s) dropped)", g->dropped);
-      fail_pending(Error{why, 0, ErrorKind::Disconnected});
-      emit(TargetLost{std::move(why)});
+      emit(TargetLost{why});
+      fail_pending(Error{std::move(why), 0, ErrorKind::Disconnected});
     } else if (std::holds_alternative<link::Synchronized>(*ev)) {
       // The link sends what waited for synchronisation now.
       if (pending_ && !sent_.empty() && sent_.front() == Sent::Request) pending_->transmitted = true;

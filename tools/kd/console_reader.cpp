@@ -38,6 +38,13 @@ void ConsoleReader::idle(std::string prompt) {
   // Restart an untouched read with the prompt (libedit then draws it); if the
   // user is mid-line, only print it.
   if (show && !input_.restart_if_untouched() && hooks_.show_prompt) hooks_.show_prompt(prompt);
+  deliver_if_idle();
+}
+
+void ConsoleReader::deliver_if_idle() {
+  if (!hooks_.deliver) return;
+  if (auto line = take_command()) hooks_.deliver(std::move(*line));
+  else if (ended() && hooks_.wake) hooks_.wake();
 }
 
 void ConsoleReader::busy() {
@@ -49,7 +56,7 @@ std::optional<std::string> ConsoleReader::take_command() {
   std::string line;
   {
     std::lock_guard lock(mutex_);
-    if (lines_.empty()) return std::nullopt;
+    if (lines_.empty() || (hooks_.deliver && !idle_)) return std::nullopt;
     line = std::move(lines_.front());
     lines_.pop_front();
     idle_ = false;     // the engine runs it now
@@ -122,6 +129,7 @@ void ConsoleReader::run() {
       lock.unlock();
       if (pending) hooks_.answer_prompt(*pending, {});
       if (quit_now && hooks_.on_quit) hooks_.on_quit();
+      if (hooks_.wake) hooks_.wake();
       if (quit_) return;
       // Input ended. Queued lines still run; once they are taken, a command
       // that still runs gets eof_grace to finish, then kd breaks in (it
@@ -163,10 +171,13 @@ void ConsoleReader::run() {
       cv_.notify_all();
       lock.unlock();
       if (hooks_.on_quit) hooks_.on_quit();
+      if (hooks_.wake) hooks_.wake();
       continue;
     }
     lines_.push_back(std::move(*line));
     cv_.notify_all();
+    lock.unlock();
+    deliver_if_idle();
   }
 }
 

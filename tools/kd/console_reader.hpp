@@ -44,6 +44,10 @@ public:
     std::function<void()> on_quit;
     /// Shows kd's prompt at a terminal whose read began while a command ran.
     std::function<void(std::string_view prompt)> show_prompt;
+    /// A line for kd's command loop (kd was idle); it is echoed first for piped input.
+    std::function<void(std::string line)> deliver;
+    /// Something the command loop waits for changed (input ended, quit).
+    std::function<void()> wake;
     /// Input ended while a command runs with nothing queued, for eof_grace.
     std::function<void()> on_input_ended_while_busy;
   };
@@ -60,6 +64,7 @@ public:
   /// Engine thread: a command runs.
   void busy();
   /// The next line for kd's command loop, echoed with the prompt for piped input.
+  /// With a `deliver` hook lines are handed out by it instead, as soon as kd is idle.
   std::optional<std::string> take_command();
   /// Waits up to `d` for a line, the end of input or a quit.
   void wait(std::chrono::milliseconds d);
@@ -73,6 +78,7 @@ public:
 private:
   void run();
   static bool is_quit(const std::string& line);
+  void deliver_if_idle();  // hands the oldest line to `deliver` when kd is idle
 
   ConsoleInput& input_;
   Hooks hooks_;

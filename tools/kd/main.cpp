@@ -63,6 +63,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   // this pointer, set while the engine exists.
   kd::ConsoleInput input;
   std::atomic<commands::Engine*> engine_ptr{nullptr};
+  std::atomic<remote::Hub*> hub_ptr{nullptr};  // set once the hub exists, before the console starts
   kd::ConsoleReader console(
       input, kd::ConsoleReader::Hooks{
                  [&session](std::uint64_t id, std::string answer) { session.answer_prompt(id, std::move(answer)); },
@@ -72,6 +73,12 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
                    session.cancel_wait();
                  },
                  [&out](std::string_view prompt) { out.write_local(prompt); },
+                 [&hub_ptr](std::string line) {  // a console line for the command loop
+                   if (auto* h = hub_ptr.load()) h->submit_command(std::move(line));
+                 },
+                 [&hub_ptr] {  // input ended or quit: the command loop looks again
+                   if (auto* h = hub_ptr.load()) h->wake();
+                 },
                  [&session, &engine_ptr, &out] {  // input ended; the last command still runs
                    out.write("kd: end of input while the target runs: breaking in\n");
                    if (auto* e = engine_ptr.load()) e->request_cancel();
@@ -149,6 +156,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
     };
   ho.on_break_request = [&session] { session.request_break(); };
   remote::Hub hub(std::move(ho));
+  hub_ptr = &hub;
   out.set_tee([&hub](std::string_view text) { hub.broadcast_output(text); });
 
   // The remoting commands are one family in the engine's table (remote/remote_commands.hpp).
@@ -185,23 +193,21 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   while (!engine.quit_requested() && !hub.is_shut_down() && !console.quit_requested()) {
     const std::string prompt = engine.prompt();
     hub.set_prompt(prompt);
-    if (!opt.noio) console.idle(prompt);
-    std::optional<remote::HubCommand> cmd;
-    while (!cmd && !hub.is_shut_down() && !console.quit_requested()) {
-      if (auto line = opt.noio ? std::nullopt : console.take_command()) hub.submit_command(*line);
-      cmd = hub.next_command(std::chrono::milliseconds(20));
-      if (cmd) break;
+    if (!opt.noio) console.idle(prompt);  // a line typed ahead goes to the hub now
+    // Waits for a command; the console wakes it when input ends or kd quits.
+    auto cmd = hub.next_command(std::chrono::seconds(1));
+    if (!cmd) {
       // Input ended with nobody else able to type: the session ends, as KD's does at EOF.
       if ((opt.noio || console.ended()) && hub.list_servers().empty()) break;
-      if (!opt.noio) console.wait(std::chrono::milliseconds(30));
+      continue;
     }
-    if (!cmd) break;
     if (!opt.noio) console.busy();
     run(cmd->line, commands::CommandOrigin{cmd->origin, cmd->issuer});
   }
   // Ending with the target gone (no reconnect) is a failure a script must see.
   const bool target_lost = session.lost();
   engine_ptr = nullptr;
+  hub_ptr = nullptr;
   hub.shutdown(engine.quit_requested() || console.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
   stop_signals();
   session.close();
