@@ -79,13 +79,22 @@ def test_bad_commands_are_one_line_errors_and_the_session_goes_on():
     ("com:pipe,port=/nonexistent/openkd.sock", "/nonexistent/openkd.sock"),
     ("bogus:x", "bogus"),
     ("sim:cpus=99", "cpus"),
-    ("net:port=50000,key=1.2.3.4", "KDNET transport"),
 ])
 def test_bad_connection_strings_are_one_line_errors(connect, needle):
     rc, out, err = run_kd(["-k", connect], "q\n", timeout=30)
     assert rc != 0
     lines = [l for l in err.splitlines() if l.strip()]
     assert len(lines) == 1 and needle in lines[0], err
+
+
+def test_net_says_plainly_that_it_needs_the_kdnet_transport():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a port of our own, never sent to
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        rc, out, err = run_kd(["-k", f"net:port={port},key=1.2.3.4"], "q\n", timeout=30)
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1 and "KDNET transport" in lines[0], err
 
 
 def test_a_dropped_target_is_reported_and_kd_exits(kdsim):

@@ -8,6 +8,8 @@
 // clients) are kd's own family (remote/remote_commands.hpp). The fake engine
 // answers the rest: q and qq (end the session), .echo TEXT, slow MS (prints,
 // sleeps, can be broken into), big BYTES, and anything else with "executed: LINE".
+#include <cerrno>
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +23,49 @@
 
 #include "remote/remote.hpp"
 #include "remote/remote_commands.hpp"
+
+namespace {
+/// Reads stdin line by line into the hub on its own thread until end of
+/// input or destruction (a self-pipe wakes its poll; the destructor joins).
+class StdinLines {
+public:
+  explicit StdinLines(openkd::remote::Hub* hub) {
+    if (!hub || ::pipe(stop_) != 0) return;
+    thread_ = std::thread([this, hub] {
+      char buf[4096];
+      std::string pending;
+      for (;;) {
+        pollfd fds[2] = {{0, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          return;
+        }
+        if (fds[1].revents) return;
+        ssize_t n = ::read(0, buf, sizeof buf);
+        if (n <= 0) return;
+        pending.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t pos; (pos = pending.find('\n')) != std::string::npos; pending.erase(0, pos + 1))
+          hub->submit_command(pending.substr(0, pos));
+      }
+    });
+  }
+  ~StdinLines() {
+    if (thread_.joinable()) {
+      char b = 1;
+      [[maybe_unused]] auto n = ::write(stop_[1], &b, 1);
+      thread_.join();
+    }
+    for (int fd : stop_)
+      if (fd >= 0) ::close(fd);
+  }
+  StdinLines(const StdinLines&) = delete;
+  StdinLines& operator=(const StdinLines&) = delete;
+
+private:
+  int stop_[2] = {-1, -1};
+  std::thread thread_;
+};
+}  // namespace
 
 using namespace openkd::remote;
 using namespace std::chrono_literals;
@@ -74,21 +119,9 @@ int run_host(const std::vector<std::string>& transports, bool noio, bool secure)
   const auto family = remote_commands(hub, {secure, "kd"});
   const std::string prompt = "0: kd> ";
   hub.set_prompt(prompt);
-  if (!noio) {
-    std::thread([&hub] {
-      char buf[4096];
-      std::string pending;
-      ssize_t n;
-      while ((n = ::read(0, buf, sizeof buf)) > 0) {
-        pending.append(buf, static_cast<std::size_t>(n));
-        std::size_t pos;
-        while ((pos = pending.find('\n')) != std::string::npos) {
-          hub.submit_command(pending.substr(0, pos));
-          pending.erase(0, pos + 1);
-        }
-      }
-    }).detach();  // blocked in read(); the process exits around it
-  }
+  // Console lines go to the hub; the reader is woken through a pipe and
+  // joined when main returns (no detached thread).
+  StdinLines console(noio ? nullptr : &hub);
   while (!hub.is_shut_down()) {
     auto cmd = hub.next_command(200ms);
     if (!cmd) continue;
