@@ -1,5 +1,6 @@
 #include "backends/connect_string.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -10,7 +11,7 @@ namespace {
 
 constexpr std::string_view kForms =
     "expected com:pipe,port=PATH[,resets=0][,reconnect] | com:port=DEVICE,baud=N | "
-    "com:ipport=PORT,port=HOST | net:port=N,key=W.X.Y.Z[,target=HOST] | sim[:cpus=N,seed=S,build=B]";
+    "com:ipport=PORT,port=HOST | net:port=N,key=W.X.Y.Z[,target=HOST][,bus=B.D.F][,bind=IP] | sim[:cpus=N,seed=S,build=B]";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -149,7 +150,23 @@ std::expected<ConnectSpec, std::string> parse_connect_string(std::string_view te
         spec.port = *n; have_port = true;
       } else if (o.key == "key") spec.key = o.value;
       else if (o.key == "target") spec.target = o.value;
-      else return bad(fmt::format("unknown option '{}' in 'net:' (known: port, key, target)", o.key));
+      else if (o.key == "bind") spec.bind = o.value;
+      else if (o.key == "bus") {
+        // The target's NIC as bcdedit names it (b.d.f); the debugger side has no use for it.
+        int parts = 0;
+        bool ok = !o.value.empty();
+        for (std::size_t i = 0, start = 0; ok && i <= o.value.size(); ++i) {
+          if (i == o.value.size() || o.value[i] == '.') {
+            ok = i > start && i - start <= 3;
+            ++parts;
+            start = i + 1;
+          } else {
+            ok = std::isdigit(static_cast<unsigned char>(o.value[i])) != 0;
+          }
+        }
+        if (!ok || parts != 3) return bad(fmt::format("'bus={}' is not a PCI location b.d.f (e.g. bus=0.25.0)", o.value));
+        spec.bus = o.value;
+      } else return bad(fmt::format("unknown option '{}' in 'net:' (known: port, key, target, bus, bind)", o.key));
     }
     if (!have_port) return bad("'net:' needs 'port='");
     if (spec.key.empty()) return bad("'net:' needs 'key='");
@@ -166,7 +183,8 @@ std::string to_string(const ConnectSpec& s) {
     case ConnectSpec::Kind::Serial: return fmt::format("com:port={},baud={}", s.path, s.baud);
     case ConnectSpec::Kind::TcpSerial: return fmt::format("com:ipport={},port={}", s.port, s.path);
     case ConnectSpec::Kind::Net:
-      return fmt::format("net:port={},key={}{}", s.port, s.key, s.target.empty() ? "" : ",target=" + s.target);
+      return fmt::format("net:port={},key={}{}{}{}", s.port, s.key, s.target.empty() ? "" : ",target=" + s.target,
+                         s.bus.empty() ? "" : ",bus=" + s.bus, s.bind.empty() ? "" : ",bind=" + s.bind);
     case ConnectSpec::Kind::Sim: return fmt::format("sim:cpus={},seed={},build={}", s.cpus, s.seed, s.build);
   }
   return {};

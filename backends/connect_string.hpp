@@ -13,7 +13,7 @@ struct ConnectSpec {
     Pipe,       // com:pipe,port=PATH[,resets=N][,reconnect]  (Unix socket, a VM's serial port)
     Serial,     // com:port=DEVICE,baud=N                        (a UART or a pseudo-terminal)
     TcpSerial,  // com:ipport=PORT,port=HOST                     (serial over TCP)
-    Net,        // net:port=N,key=K[,target=HOST]                (KDNET over UDP)
+    Net,        // net:port=N,key=K[,target=HOST][,bus=B.D.F][,bind=IP] (KDNET over UDP)
     Sim,        // sim[:cpus=N,seed=S,build=B]                   (the simulator inside kd)
   };
   Kind kind = Kind::Sim;
@@ -24,6 +24,8 @@ struct ConnectSpec {
   bool reconnect = false;    // Pipe: reopen a pipe that drops
   std::string key;           // Net
   std::string target;        // Net: host to contact first (debugger initiates)
+  std::string bus;           // Net: the target NIC's PCI location (b.d.f); accepted, not used by the debugger
+  std::string bind;          // Net: the local IPv4 address to listen on (default: all)
   std::uint32_t cpus = 1;    // Sim
   std::uint64_t seed = 1;    // Sim
   std::uint32_t build = 19041;  // Sim

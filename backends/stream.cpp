@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "backends/kdnet_stream.hpp"
 #include "core/io/listener.hpp"
 
 namespace openkd::backends {
@@ -81,7 +82,7 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_o
       co_return stream_from_fd(ex, *fd, fmt::format("serial {} @{}", spec.path, spec.baud));
     }
     case ConnectSpec::Kind::Net:
-      co_return Result(std::unexpect, "net: (KDNET) is not available in this build yet");
+      co_return co_await async_open_kdnet(spec);
     case ConnectSpec::Kind::Sim:
       co_return Result(std::unexpect, "sim is opened by the session, not as a stream");
   }

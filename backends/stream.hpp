@@ -1,7 +1,8 @@
 // The -k transports as io::ByteStreams (core/io/byte_stream.hpp): Unix-socket
 // pipes and TCP (dialed by core/io/listener.hpp), serial lines and
 // pseudo-terminals (termios), and already-open descriptors (the embedded
-// simulator's socketpair). KDNET's datagrams come with the backends issue.
+// simulator's socketpair), and KDNET (kdnet_stream.hpp: UDP datagrams that
+// keep their boundaries).
 #pragma once
 #include <boost/asio.hpp>
 #include <chrono>
@@ -23,7 +24,7 @@ using io::ByteStream;
 /// How long dialing a pipe or TCP target may take.
 inline constexpr std::chrono::seconds connect_timeout{10};
 
-/// Opens the stream a ConnectSpec names (Pipe, Serial, TcpSerial). The error is one line.
+/// Opens the stream a ConnectSpec names (Pipe, Serial, TcpSerial, Net). The error is one line.
 asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_stream(const ConnectSpec& spec);
 
 /// Wraps a connected descriptor (socketpair end, accepted socket) as a ByteStream; takes ownership.

@@ -65,6 +65,16 @@ wire::Bytes Simulator::take_output(TimePoint now) {
   return out;
 }
 
+std::vector<wire::Bytes> Simulator::take_output_frames(TimePoint now) {
+  pump(now);
+  std::vector<wire::Bytes> out;
+  while (!outbox_.empty() && outbox_.front().due <= now) {
+    out.push_back(std::move(outbox_.front().bytes));
+    outbox_.pop_front();
+  }
+  return out;
+}
+
 void Simulator::disconnected(TimePoint now) {
   inbox_.clear();
   outbox_.clear();

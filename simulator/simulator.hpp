@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/link/link_types.hpp"
 #include "simulator/fault_injector.hpp"
@@ -44,6 +45,9 @@ public:
   void feed(wire::ByteView bytes, TimePoint now);
   /// Bytes for the debugger that are due by `now` (faults, delay and baud applied).
   wire::Bytes take_output(TimePoint now);
+  /// The same, one link frame per element, for a datagram transport (KDNET:
+  /// one frame per datagram). Use one of the two, not both.
+  std::vector<wire::Bytes> take_output_frames(TimePoint now);
   /// The transport closed: the kernel runs on; the next debugger resynchronises.
   void disconnected(TimePoint now);
   /// Delivers due input, runs timers, then emulates up to `instructions`

@@ -18,7 +18,8 @@ struct HostRunner::State {
   HostRunner* runner = nullptr;  // null once stopped
   std::unique_ptr<ByteStream> stream;
   std::uint64_t generation = 0;  // one per opened stream
-  wire::Bytes queued;            // frames waiting for the writer, back to back
+  std::deque<wire::Bytes> queued;  // frames waiting for the writer
+  std::size_t queued_bytes = 0;
   asio::steady_timer write_signal;
   asio::steady_timer deadline_timer;
   std::optional<TimePoint> armed;
@@ -52,6 +53,10 @@ void HostRunner::stop() {
 
 std::string HostRunner::describe() const { return state_->stream ? state_->stream->peer() : std::string{}; }
 
+std::string HostRunner::transport_statistics() const {
+  return state_->stream ? state_->stream->statistics() : std::string{};
+}
+
 void HostRunner::pump() {
   // Frames to the writer, events to the handler, until neither produces more
   // (a handler may answer at once: a prompt, a file request).
@@ -61,11 +66,12 @@ void HostRunner::pump() {
     while (auto f = session_.take_frame()) {
       more = true;
       if (!state_->stream) continue;  // nowhere to send: a closed line loses bytes
-      if (state_->queued.size() + f->size() > options_.max_queued_bytes) {
+      if (state_->queued_bytes + f->size() > options_.max_queued_bytes) {
         ++counters_.frames_dropped;  // a lossy line: the link retransmits what matters
         continue;
       }
-      state_->queued.insert(state_->queued.end(), f->begin(), f->end());
+      state_->queued_bytes += f->size();
+      state_->queued.push_back(std::move(*f));
       ++counters_.frames_written;
       wrote = true;
     }
@@ -106,6 +112,13 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     const std::uint64_t generation = ++st->generation;
     ++counters_.connects;
     st->queued.clear();
+    st->queued_bytes = 0;
+    // The transport's own notices (KDNET: authentication failures, a restart)
+    // reach the handler as the session's do. The sink may outlive the runner
+    // inside the stream, so it holds the shared state, not the runner.
+    st->stream->set_notice_sink([st](std::string line, bool connection) {
+      if (st->runner) st->runner->on_event_(Notice{std::move(line), connection});
+    });
     if (first) {
       first = false;
       opened_({});
@@ -121,6 +134,12 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     for (;;) {
       auto [ec, n] = co_await st->stream->read_some(asio::buffer(buf));
       if (!st->runner) co_return;
+      if (ec == io::StreamErrc::new_session) {
+        // A datagram transport whose target started over: same transport, fresh link.
+        session_.on_new_session(Clock::now());
+        pump();
+        continue;
+      }
       if (ec || n == 0) {
         why = ec ? ec.message() : "end of file";
         break;
@@ -132,6 +151,7 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     st->stream->close();
     st->stream.reset();
     st->queued.clear();
+    st->queued_bytes = 0;
     st->write_signal.cancel();  // the writer of this generation ends
     session_.on_disconnected(fmt::format("{}: {}", what, why), Clock::now());
     pump();
@@ -150,9 +170,17 @@ asio::awaitable<void> HostRunner::write_loop(std::shared_ptr<State> st, std::uin
       continue;
     }
     // Everything queued goes in one write: under a flood of prints the ACKs
-    // keep up with the target instead of one write per 16-byte frame.
+    // keep up with the target instead of one write per 16-byte frame. A
+    // datagram transport takes one frame per write: each is one datagram.
     buffer.clear();
-    buffer.swap(st->queued);
+    if (st->stream->preserves_boundaries()) {
+      buffer = std::move(st->queued.front());
+      st->queued.pop_front();
+    } else {
+      for (auto& f : st->queued) buffer.insert(buffer.end(), f.begin(), f.end());
+      st->queued.clear();
+    }
+    st->queued_bytes -= std::min(st->queued_bytes, buffer.size());
     ++counters_.writes;
     asio::steady_timer limit(ex_, options_.write_timeout);
     auto outcome = co_await (st->stream->write_all(asio::buffer(buffer)) ||

@@ -1,11 +1,14 @@
 // The thin Asio runner around HostSession: it opens the byte stream (and
 // reopens it for `reconnect`), runs one reader coroutine, one writer with a
-// bounded queue that coalesces frames into few writes, and one timer armed at
-// the session's next deadline (no polling). Everything runs on one executor;
+// bounded queue that coalesces frames into few writes (one frame per write on
+// a datagram transport), and one timer armed at the session's next deadline
+// (no polling). A datagram transport's "new session" read starts a fresh link
+// on the same transport; its notices reach the event handler. Everything runs on one executor;
 // every method must be called there. Events go to one handler, in order.
 #pragma once
 #include <boost/asio.hpp>
 #include <chrono>
+#include <deque>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -65,6 +68,8 @@ public:
   const RunnerCounters& counters() const { return counters_; }
   /// "pipe /tmp/x" while connected, else "".
   std::string describe() const;
+  /// The transport's counters as one line ("" when it keeps none or is closed).
+  std::string transport_statistics() const;
 
 private:
   struct State;  // what the coroutines share; they hold it by shared_ptr

@@ -32,6 +32,7 @@ link::LinkConfig HostConfig::link_config() const {
   auto c = link::LinkConfig::host(scheme);
   c.turn_taking = true;  // a debugger session: requests and replies take turns
   c.max_resets = resets > 0 ? resets : 0;
+  if (scheme == link::IdScheme::Kdnet) c.use_datagram_timing();
   return c;
 }
 
@@ -45,6 +46,22 @@ void HostSession::on_connected(TimePoint now) {
   link_ = link::Link(config_.link_config());
   sent_.clear();
   connected_ = true;
+  link_.start_sync(now);
+  drain_link(now);
+}
+
+void HostSession::on_new_session(TimePoint now) {
+  if (!connected_) return;
+  if (pending_ && pending_->expect == Expect::Reply)
+    fail_pending(Error{fmt::format("the target started a new session before answering {}", api_label(pending_->api)),
+                       0, ErrorKind::Disconnected});
+  else if (pending_)
+    pending_->transmitted = true;  // the new target's first stop is this resume's answer
+  stopped_ = false;  // the new target runs until it reports
+  prompt_.reset();
+  break_again_.reset();
+  link_ = link::Link(config_.link_config());
+  sent_.clear();
   link_.start_sync(now);
   drain_link(now);
 }

@@ -119,6 +119,11 @@ public:
   /// The transport closed: the pending request fails; the target is lost.
   void on_disconnected(std::string why, TimePoint now);
   void on_bytes(wire::ByteView bytes, TimePoint now);
+  /// The transport stays open but the target started a new session on it (a
+  /// KDNET target that booted again): a fresh link synchronises; a pending
+  /// request that expects a reply fails (the new target never saw it), a
+  /// pending resume stays and takes the new target's first stop.
+  void on_new_session(TimePoint now);
   void on_timer(TimePoint now);
   /// Sends a request. Its answer comes as ReplyReady/Stopped (with the returned
   /// id) or RequestFailed, possibly at once (not connected, busy, running).

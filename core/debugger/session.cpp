@@ -291,16 +291,20 @@ SessionCounters KdSession::counters() const {
   return f.get();
 }
 
-std::string KdSession::transport_description() const {
+std::string KdSession::runner_text(std::string (HostRunner::*what)() const) const {
   if (!runner_ || !thread_.joinable()) return {};
   auto p = std::make_shared<std::promise<std::string>>();
   auto f = p->get_future();
-  asio::post(const_cast<asio::io_context&>(io_), [this, p] {
-    if (runner_) p->set_value(runner_->describe());
+  asio::post(const_cast<asio::io_context&>(io_), [this, p, what] {
+    if (runner_) p->set_value((runner_.get()->*what)());
   });
   if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
   return f.get();
 }
+
+std::string KdSession::transport_description() const { return runner_text(&HostRunner::describe); }
+
+std::string KdSession::transport_statistics() const { return runner_text(&HostRunner::transport_statistics); }
 
 void KdSession::set_kdfiles(std::map<std::string, std::string> files) {
   if (!thread_.joinable()) {

@@ -67,6 +67,8 @@ public:
   void close();
   SessionCounters counters() const;
   std::string transport_description() const;
+  /// The transport's own counters as one line (KDNET), "" for a plain stream.
+  std::string transport_statistics() const;
   void set_kdfiles(std::map<std::string, std::string> files);
   /// Answers the DbgPrompt that on_prompt announced with this id.
   void answer_prompt(std::uint64_t id, std::string text);
@@ -108,6 +110,8 @@ public:
   Result<wire::Manipulate> request(wire::Manipulate m);
 
 private:
+  /// A runner's text, read on the I/O thread ("" when closed or stuck).
+  std::string runner_text(std::string (HostRunner::*what)() const) const;
   using Answer = std::variant<wire::Manipulate, StopEvent>;
   Result<Answer> call(wire::Manipulate m, Expect expect, std::optional<std::chrono::milliseconds> limit);
   Result<StopEvent> call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit);

@@ -5,6 +5,7 @@
 #pragma once
 #include <boost/asio.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -21,6 +22,17 @@ using ReadResult = std::tuple<error_code, std::size_t>;
 /// authentication to a TLS session; empty when the export fails.
 std::vector<std::uint8_t> export_tls_keying_material(ssl_st* ssl);
 
+/// What a datagram transport's read_some returns (once) when its peer started
+/// a new session on the same transport (a KDNET target that booted again):
+/// the stream stays open and the host starts a fresh link.
+enum class StreamErrc { new_session = 1 };
+const boost::system::error_category& stream_category();
+inline error_code make_error_code(StreamErrc e) { return {static_cast<int>(e), stream_category()}; }
+
+/// One line for the user about the transport itself; `connection` lines are
+/// shown without verbose output (a restart), the others with it.
+using TransportNotice = std::function<void(std::string line, bool connection)>;
+
 class ByteStream {
 public:
   virtual ~ByteStream() = default;
@@ -36,6 +48,14 @@ public:
   virtual std::vector<std::uint8_t> tls_exporter() const { return {}; }
   /// A serial line has no end-of-connection: silence is how a dead peer shows.
   virtual bool needs_keepalive_timeout() const { return false; }
+  /// A datagram transport (KDNET): one read_some returns one payload, one
+  /// write_all sends one frame, so writes must not be coalesced.
+  virtual bool preserves_boundaries() const { return false; }
+  /// Where the transport's own notices go (authentication failures, a peer's
+  /// restart); set by the runner right after opening. Plain streams have none.
+  virtual void set_notice_sink(TransportNotice) {}
+  /// One line of the transport's counters when it keeps any ("" otherwise).
+  virtual std::string statistics() const { return {}; }
 };
 
 /// The adapter for every Asio stream: sockets, posix::stream_descriptor (serial
@@ -90,3 +110,6 @@ inline asio::awaitable<void> close_at_expiry(asio::steady_timer& timer, ByteStre
 }
 
 }  // namespace openkd::io
+
+template <>
+struct boost::system::is_error_code_enum<openkd::io::StreamErrc> : std::true_type {};

@@ -68,6 +68,15 @@ struct LinkConfig {
     c.max_retries = 20;  // KdpDefaultRetries
     return c;
   }
+  /// KDNET's timing: over UDP a lost datagram shows only as a missing ACK, so
+  /// the wait is short (a LAN answers in well under a millisecond; a needless
+  /// retransmission is a duplicate the ids drop); a target still retries for
+  /// about as long as a KDCOM target does (100 x 100 ms).
+  void use_datagram_timing() {
+    retry_timeout = std::chrono::milliseconds(100);
+    partial_packet_timeout = std::chrono::milliseconds(50);
+    if (role == Role::Target) max_retries = 100;
+  }
 };
 
 /// A data packet from the peer, delivered once and in order.

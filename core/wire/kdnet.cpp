@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <climits>
@@ -148,6 +149,16 @@ std::string format_key(const Key& root) {
   return text;
 }
 
+bool random_bytes(std::uint8_t* out, std::size_t size) {
+  return size <= static_cast<std::size_t>(INT_MAX) && RAND_bytes(out, static_cast<int>(size)) == 1;
+}
+
+std::optional<Key> random_key() {
+  Key k{};
+  if (!random_bytes(k.data(), k.size())) return std::nullopt;
+  return k;
+}
+
 Key hmac_key_of(const Key& root) {
   Key inverted;
   std::transform(root.begin(), root.end(), inverted.begin(),
@@ -233,18 +244,21 @@ std::expected<Bytes, DecodeError> encode(const Datagram& d, const Keys& keys) {
   return out;
 }
 
-std::expected<Datagram, DecodeError> decode(ByteView datagram, const Keys& keys) {
+std::expected<Datagram, OpenError> open(ByteView datagram, const Keys& keys) {
+  auto failed = [](OpenFailure kind, std::string message) {
+    return std::unexpected(OpenError{kind, std::move(message)});
+  };
   auto header = peek_header(datagram);
-  if (!header) return std::unexpected(header.error());
+  if (!header) return failed(OpenFailure::NotKdnet, header.error().message);
   if (datagram.size() < kMinDatagramSize)
-    return fail("KDNET datagram: " + std::to_string(datagram.size()) + " bytes, below the minimum of " +
+    return failed(OpenFailure::NotKdnet, "KDNET datagram: " + std::to_string(datagram.size()) + " bytes, below the minimum of " +
                 std::to_string(kMinDatagramSize) + " (header, one block, tag)");
   const std::size_t cipher_len = datagram.size() - kHeaderSize - kTagSize;
   if (cipher_len % kBlockSize != 0)
-    return fail("KDNET datagram: ciphertext of " + std::to_string(cipher_len) + " bytes is not a multiple of 16");
+    return failed(OpenFailure::NotKdnet, "KDNET datagram: ciphertext of " + std::to_string(cipher_len) + " bytes is not a multiple of 16");
   const auto channel = static_cast<Channel>(header->channel);
   const Key* key = keys.encryption_key(channel);
-  if (!key) return fail("KDNET datagram: data channel datagram before the data key is known");
+  if (!key) return failed(OpenFailure::NoKey, "KDNET datagram: data channel datagram before the data key is known");
 
   const ByteView ciphertext = datagram.subspan(kHeaderSize, cipher_len);
   Tag tag;
@@ -258,7 +272,7 @@ std::expected<Datagram, DecodeError> decode(ByteView datagram, const Keys& keys)
   const bool tagged = decrypted && compute_tag(keys.hmac, opened, expected);
   if (!tagged || CRYPTO_memcmp(expected.data(), tag.data(), kTagSize) != 0) {
     OPENSSL_cleanse(opened.data(), opened.size());
-    return fail(decrypted && tagged ? "KDNET datagram: tag mismatch (wrong key or altered datagram)"
+    return failed(OpenFailure::Unauthentic, decrypted && tagged ? "KDNET datagram: tag mismatch (wrong key or altered datagram)"
                                     : "KDNET datagram: OpenSSL failed to decrypt or authenticate");
   }
 
@@ -277,13 +291,19 @@ std::expected<Datagram, DecodeError> decode(ByteView datagram, const Keys& keys)
   // sender that does not zero them loses nothing we read.
   if (padding >= kBlockSize || padding > r.remaining()) {
     OPENSSL_cleanse(opened.data(), opened.size());
-    return fail("KDNET datagram: padding length " + std::to_string(padding) + " is inconsistent with " +
+    return failed(OpenFailure::Malformed, "KDNET datagram: padding length " + std::to_string(padding) + " is inconsistent with " +
                 std::to_string(cipher_len) + " bytes of plaintext");
   }
   const ByteView payload = r.bytes(r.remaining() - padding);
   d.payload.assign(payload.begin(), payload.end());
   OPENSSL_cleanse(opened.data(), opened.size());
   return d;
+}
+
+std::expected<Datagram, DecodeError> decode(ByteView datagram, const Keys& keys) {
+  auto d = open(datagram, keys);
+  if (!d) return std::unexpected(DecodeError{std::move(d.error().message)});
+  return std::move(*d);
 }
 
 // ---- control channel -------------------------------------------------------------

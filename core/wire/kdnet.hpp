@@ -42,6 +42,10 @@ using Key = std::array<std::uint8_t, kKeySize>;
 std::expected<Key, DecodeError> parse_key(std::string_view text);
 /// The canonical key string (lower case, no leading zeros) of a root key.
 std::string format_key(const Key& root);
+/// Fills `out` from OpenSSL's CSPRNG (RAND_bytes); false when it cannot.
+bool random_bytes(std::uint8_t* out, std::size_t size);
+/// A fresh random root key (RAND_bytes), for `--new-kdnet-key`.
+std::optional<Key> random_key();
 /// The HMAC key of both channels: the root key with every byte inverted.
 Key hmac_key_of(const Key& root);
 /// Data key = SHA-256(root key || the RESPONSE payload as sent, 322 bytes).
@@ -88,6 +92,16 @@ std::expected<Bytes, DecodeError> encode(const Datagram& datagram, const Keys& k
 /// and only then reads the plaintext header. A datagram changed in any byte is
 /// rejected; its plaintext is never returned.
 std::expected<Datagram, DecodeError> decode(ByteView datagram, const Keys& keys);
+/// decode() with the reason sorted, for a receiver that counts them apart:
+/// not a KDNET datagram at all (magic, channel, lengths), no data key yet, not
+/// authentic (the tag does not match: a wrong key or an altered datagram), or
+/// authentic but inconsistent inside (padding).
+enum class OpenFailure { NotKdnet, NoKey, Unauthentic, Malformed };
+struct OpenError {
+  OpenFailure kind = OpenFailure::NotKdnet;
+  std::string message;
+};
+std::expected<Datagram, OpenError> open(ByteView datagram, const Keys& keys);
 
 // ---- control channel: POKE and RESPONSE -------------------------------------
 inline constexpr std::size_t kRandomSize = 32;

@@ -55,6 +55,13 @@ BOOST_AUTO_TEST_CASE(net_and_sim_forms) {
   BOOST_TEST(n->port == 50000u);
   BOOST_TEST(n->key == "1.2.3.4");
   BOOST_TEST(n->target == "10.0.0.5");
+  auto b = parse_connect_string("net:port=50000,key=1.2.3.4,bus=0.25.0,bind=127.0.0.1");
+  BOOST_TEST_REQUIRE(b.has_value());
+  BOOST_TEST(b->bus == "0.25.0");
+  BOOST_TEST(b->bind == "127.0.0.1");
+  BOOST_TEST(to_string(*b) == "net:port=50000,key=1.2.3.4,bus=0.25.0,bind=127.0.0.1");
+  BOOST_TEST(!parse_connect_string("net:port=5,key=1.2.3.4,bus=1.2").has_value());
+  BOOST_TEST(!parse_connect_string("net:port=5,key=1.2.3.4,bus=a.b.c").has_value());
   auto s = parse_connect_string("sim");
   BOOST_TEST_REQUIRE(s.has_value());
   BOOST_TEST(s->cpus == 1u);

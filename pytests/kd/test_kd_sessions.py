@@ -87,16 +87,6 @@ def test_bad_connection_strings_are_one_line_errors(connect, needle):
     assert len(lines) == 1 and needle in lines[0], err
 
 
-def test_net_says_plainly_that_it_needs_the_kdnet_transport():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a port of our own, never sent to
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        rc, out, err = run_kd(["-k", f"net:port={port},key=1.2.3.4"], "q\n", timeout=30)
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert rc == 2 and len(lines) == 1 and "KDNET transport" in lines[0], err
-
-
 def test_a_dropped_target_is_reported_and_kd_exits(kdsim):
     sim = kdsim("--break-on-boot", "--seed", "1")
     import subprocess, threading

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backends/connect_string.hpp"
+#include "backends/kdnet_stream.hpp"
 #include "backends/stream.hpp"
 #include "core/commands/engine.hpp"
 #include "core/debugger/session.hpp"
@@ -38,6 +39,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   debugger::SessionOptions so;
   so.resets = spec.resets;
   so.reconnect = spec.reconnect;
+  if (spec.kind == backends::ConnectSpec::Kind::Net) so.scheme = link::IdScheme::Kdnet;
   std::unique_ptr<kd::EmbeddedSimulator> sim;
   if (spec.kind == backends::ConnectSpec::Kind::Sim) {
     auto made = kd::EmbeddedSimulator::start(spec);
@@ -206,6 +208,8 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   // Ending with the target gone (no reconnect) is a failure a script must see.
   const bool target_lost = session.lost();
+  // The transport's own figures (KDNET: authentication failures, replays), one line on stderr.
+  if (auto stats = session.transport_statistics(); !stats.empty()) std::fprintf(stderr, "kd: %s\n", stats.c_str());
   engine_ptr = nullptr;
   hub_ptr = nullptr;
   hub.shutdown(engine.quit_requested() || console.quit_requested() ? "the debugger quit (q)" : "the debugger exited");
@@ -232,6 +236,15 @@ int main(int argc, char** argv) {
     std::printf("%s\n", kVersion);
     return 0;
   }
+  if (opt->new_kdnet_key) {
+    auto key = backends::new_kdnet_key();
+    if (!key) {
+      std::fprintf(stderr, "kd: %s\n", key.error().c_str());
+      return 1;
+    }
+    std::printf("%s\n", key->c_str());
+    return 0;
+  }
   if (!opt->query_remote.empty()) {
     std::fputs(remote::query_servers_text(opt->query_remote).c_str(), stdout);
     return 0;
@@ -254,11 +267,6 @@ int main(int argc, char** argv) {
   auto spec = backends::parse_connect_string(connect);
   if (!spec) {
     std::fprintf(stderr, "kd: bad -k '%s': %s\n", connect.c_str(), spec.error().c_str());
-    return 2;
-  }
-  if (spec->kind == backends::ConnectSpec::Kind::Net) {
-    std::fprintf(stderr, "kd: -k net: needs the KDNET transport, which this build does not have yet; "
-                         "use com:pipe, com:port, com:ipport or sim\n");
     return 2;
   }
   // -y and -n are taken (scripts written for KD pass them) but symbols are the

@@ -9,12 +9,14 @@ std::string usage() {
   return
       "usage: kd [-server TRANSPORT] [-remote TRANSPORT] -k CONNECT [-c \"cmd; cmd\"] [-cf FILE]\n"
       "          [-bonc] [-b] [-d] [-v] [-logo FILE] [-loga FILE]\n"
-      "          [-noio] [-noshell] [-secure] [-QR HOST] [-version] [-?]\n"
+      "          [-noio] [-noshell] [-secure] [-QR HOST] [-version] [-?] [--new-kdnet-key]\n"
       "\n"
       "  -k CONNECT    the target:\n"
       "                  com:pipe,port=PATH[,resets=0][,reconnect]   a VM's serial port (Unix socket)\n"
       "                  com:port=DEVICE,baud=N                      a serial line or pseudo-terminal\n"
       "                  com:ipport=PORT,port=HOST                   serial over TCP\n"
+      "                  net:port=N,key=W.X.Y.Z[,target=HOST][,bind=IP]  KDNET over UDP: wait on port N\n"
+      "                                                              (target=: contact the target first)\n"
       "                  sim[:cpus=N,seed=S,build=B]                 the simulated kernel inside kd\n"
       "                (default: _NT_DEBUG_PORT and _NT_DEBUG_BAUD_RATE)\n"
       "  -server T     also serve this session to remote clients (tcp:port=N, npipe:pipe=NAME, ...)\n"
@@ -30,6 +32,7 @@ std::string usage() {
       "  -secure       secure mode: no .shell, no host file writes, no .kdfiles changes\n"
       "  -QR HOST      list the debugging servers running on HOST\n"
       "  -version      print the version and exit\n"
+      "  --new-kdnet-key  print a fresh random KDNET key (w.x.y.z, for bcdedit /dbgsettings net) and exit\n"
       "  -?            this text\n"
       "\n"
       "At the prompt: Ctrl-C breaks in (and stops a long command), Ctrl-B quits, .help lists\n"
@@ -78,6 +81,7 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
     else if (a == "-noshell") o.noshell = true;
     else if (a == "-secure") o.secure = true;
     else if (a == "-version" || a == "--version") o.version = true;
+    else if (a == "--new-kdnet-key" || a == "-new-kdnet-key") o.new_kdnet_key = true;
     else if (a == "-?" || a == "-h" || a == "--help" || a == "/?") o.help = true;
     else if (a.starts_with("-k") && a.size() > 2) o.connect = raw.substr(2);  // KD accepts -kcom:...
     else

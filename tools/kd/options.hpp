@@ -20,6 +20,7 @@ struct Options {
   std::string log_open, log_append;  // -logo FILE / -loga FILE
   bool noio = false, noshell = false, secure = false;
   bool version = false, help = false;
+  bool new_kdnet_key = false;        // --new-kdnet-key
   std::string query_remote;          // -QR HOST
 };
 

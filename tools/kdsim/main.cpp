@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/wire/kdnet.hpp"
+#include "kdnet_target.hpp"
 #include "listener.hpp"
 #include "options.hpp"
 
@@ -71,16 +73,20 @@ int main(int argc, char** argv) {
     std::fputs(kdsim::kUsage, stdout);
     return 0;
   }
+  if (options->new_kdnet_key) {
+    auto key = wire::kdnet::random_key();
+    if (!key) {
+      std::fprintf(stderr, "kdsim: OpenSSL's RAND_bytes failed: no key made\n");
+      return 1;
+    }
+    std::printf("%s\n", wire::kdnet::format_key(*key).c_str());
+    return 0;
+  }
   if (options->bench) return bench(*options);
 
   auto sim = sim::Simulator::create(options->sim);
   if (!sim) {
     std::fprintf(stderr, "kdsim: %s\n", sim.error().c_str());
-    return 1;
-  }
-  auto listener = kdsim::Listener::open(*options);
-  if (!listener) {
-    std::fprintf(stderr, "kdsim: %s\n", listener.error().c_str());
     return 1;
   }
   if (::pipe(g_signal_pipe) != 0) return 1;
@@ -89,6 +95,12 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  if (options->listen == kdsim::Options::Listen::Kdnet) return kdsim::run_kdnet(*options, **sim, g_signal_pipe[0]);
+  auto listener = kdsim::Listener::open(*options);
+  if (!listener) {
+    std::fprintf(stderr, "kdsim: %s\n", listener.error().c_str());
+    return 1;
+  }
   std::printf("kdsim: listening on %s\n", listener->where().c_str());
   std::fflush(stdout);
 

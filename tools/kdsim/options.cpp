@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "core/link/kdnet_endpoint.hpp"
+#include "core/wire/kdnet.hpp"
+
 namespace openkd::kdsim {
 
 const char* const kUsage =
@@ -12,6 +15,11 @@ const char* const kUsage =
     "  --listen pipe:PATH   serve on a Unix socket at PATH (like a VM's serial pipe)\n"
     "  --listen tcp:HOST:PORT  serve on TCP (port 0: any free port, printed)\n"
     "  --pty                serve on a new pseudo-terminal (its path is printed)\n"
+    "  --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP]\n"
+    "                       be a KDNET target on UDP port N (bcdedit /dbgsettings net's words:\n"
+    "                       the debugger's address, the port, the key; bind = our own address).\n"
+    "                       Without hostip= it waits for a debugger with target= to contact it\n"
+    "  --new-kdnet-key      print a fresh random KDNET key and exit\n"
     "  --break-on-boot      wait at the first instruction for a debugger and report a\n"
     "                       breakpoint there, so the whole run is deterministic\n"
     "  --seed S             seed for the kernel's own PRNG (default 0)\n"
@@ -78,6 +86,41 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
       } else {
         return std::unexpected("--listen wants pipe:PATH or tcp:HOST:PORT, got '" + *spec + "'");
       }
+    } else if (a == "--new-kdnet-key") {
+      o.new_kdnet_key = true;
+    } else if (a == "--kdnet") {
+      OPENKD_VALUE(spec);
+      o.listen = Options::Listen::Kdnet;
+      bool have_port = false;
+      std::string text = *spec;
+      for (std::size_t start = 0; start <= text.size();) {
+        std::size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        start = comma + 1;
+        auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0)
+          return std::unexpected("--kdnet wants hostip=IP,port=N,key=W.X.Y.Z[,bind=IP], got '" + item + "'");
+        std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+        if (k == "hostip" || k == "bind") {
+          auto ip = link::kdnet::parse_ipv4(v);
+          if (!ip) return std::unexpected("--kdnet " + k + "= wants an IPv4 address, got '" + v + "'");
+          (k == "hostip" ? o.kdnet_hostip : o.kdnet_bind) = *ip;
+        } else if (k == "port") {
+          auto p = number<unsigned>("--kdnet port=", v, 1, 65535);
+          if (!p) return std::unexpected(p.error());
+          o.kdnet_port = static_cast<std::uint16_t>(*p);
+          have_port = true;
+        } else if (k == "key") {
+          auto key = wire::kdnet::parse_key(v);
+          if (!key) return std::unexpected("--kdnet key=: " + key.error().message);
+          o.kdnet_key = v;
+        } else {
+          return std::unexpected("--kdnet: unknown option '" + k + "' (known: hostip, port, key, bind)");
+        }
+      }
+      if (!have_port) return std::unexpected("--kdnet needs port=N");
+      if (o.kdnet_key.empty()) return std::unexpected("--kdnet needs key=W.X.Y.Z (kdsim --new-kdnet-key makes one)");
     } else if (a == "--pty") {
       o.listen = Options::Listen::Pty;
     } else if (a == "--break-on-boot") {
@@ -119,8 +162,12 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
 #undef OPENKD_VALUE
 #undef OPENKD_NUMBER
   }
-  if (!o.help && !o.bench && o.listen == Options::Listen::None)
-    return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT or --pty");
+  if (!o.help && !o.bench && !o.new_kdnet_key && o.listen == Options::Listen::None)
+    return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT, --pty or --kdnet ...");
+  if (o.listen == Options::Listen::Kdnet) {
+    o.sim.link = link::LinkConfig::target(link::IdScheme::Kdnet);
+    o.sim.link.use_datagram_timing();
+  }
   return o;
 }
 

@@ -10,13 +10,19 @@
 namespace openkd::kdsim {
 
 struct Options {
-  enum class Listen { None, Pipe, Tcp, Pty } listen = Listen::None;
+  enum class Listen { None, Pipe, Tcp, Pty, Kdnet } listen = Listen::None;
   std::string pipe_path;            // pipe:PATH
   std::string tcp_host, tcp_port;   // tcp:HOST:PORT
   sim::SimulatorConfig sim;
   bool verbose = false;             // echo the kernel's console (no debugger attached) to stderr
   std::uint64_t bench = 0;          // run this many instructions without a debugger, print the speed, exit
   bool help = false;
+  bool new_kdnet_key = false;       // --new-kdnet-key: print a fresh key and exit
+  // --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP] (bcdedit /dbgsettings net's words)
+  std::string kdnet_key;            // as given (checked when parsed)
+  std::uint32_t kdnet_hostip = 0;   // the debugger's IPv4 (0: wait for a debugger to contact us)
+  std::uint32_t kdnet_bind = 0;     // our own IPv4 (0: all addresses)
+  std::uint16_t kdnet_port = 0;     // UDP port, ours and the debugger's
 };
 
 std::expected<Options, std::string> parse_options(const std::vector<std::string>& args);
