@@ -58,7 +58,7 @@ void HostSession::on_new_session(TimePoint now) {
   else if (pending_)
     pending_->transmitted = true;  // the new target's first stop is this resume's answer
   stopped_ = false;  // the new target runs until it reports
-  prompt_.reset();
+  withdraw_prompt();
   break_again_.reset();
   link_ = link::Link(config_.link_config());
   sent_.clear();
@@ -66,11 +66,16 @@ void HostSession::on_new_session(TimePoint now) {
   drain_link(now);
 }
 
+void HostSession::withdraw_prompt() {
+  if (prompt_) emit(PromptWithdrawn{prompt_id_});
+  prompt_.reset();
+}
+
 void HostSession::on_disconnected(std::string why, TimePoint) {
   if (!connected_) return;
   connected_ = false;
   sent_.clear();
-  prompt_.reset();
+  withdraw_prompt();
   break_again_.reset();
   // TargetLost first: whoever the failed request wakes sees the target gone.
   std::string line = fmt::format("connection to the target lost ({})", why);

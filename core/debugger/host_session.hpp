@@ -78,6 +78,10 @@ struct PromptAsked {
   std::string prompt;
   std::uint32_t max_length = 0;
 };
+/// The unanswered DbgPrompt `id` is gone with its target (lost, or a new session).
+struct PromptWithdrawn {
+  std::uint64_t id = 0;
+};
 /// A FILE_IO request (.kdfiles); answer with answer_file().
 struct FileRequested {
   wire::FileIo request;
@@ -97,7 +101,8 @@ struct TargetLost {
 };
 
 using HostEvent =
-    std::variant<ReplyReady, RequestFailed, Stopped, Printed, PromptAsked, FileRequested, Notice, Connected, TargetLost>;
+    std::variant<ReplyReady, RequestFailed, Stopped, Printed, PromptAsked, PromptWithdrawn, FileRequested, Notice,
+                 Connected, TargetLost>;
 
 struct HostCounters {
   std::uint64_t stray_stops = 0;         // state changes no resume asked for
@@ -182,6 +187,7 @@ private:
   void on_debug_io(const wire::kdcom::Packet& p);
   void on_file_io(const wire::kdcom::Packet& p);
   void fail_pending(Error error);
+  void withdraw_prompt();
   void emit(HostEvent e);
   void notice(std::string line);
 

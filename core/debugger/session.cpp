@@ -118,6 +118,8 @@ void KdSession::on_event(HostEvent&& e) {
         } else if constexpr (std::is_same_v<T, PromptAsked>) {
           if (callbacks_.on_prompt) callbacks_.on_prompt(ev.id, ev.prompt, ev.max_length);
           else runner_->session().answer_prompt(ev.id, {}, Clock::now());  // nobody to ask: an empty line
+        } else if constexpr (std::is_same_v<T, PromptWithdrawn>) {
+          if (callbacks_.on_prompt_withdrawn) callbacks_.on_prompt_withdrawn(ev.id);
         } else if constexpr (std::is_same_v<T, FileRequested>) {
           std::string line;
           auto reply = files_.answer(ev.request, &line);

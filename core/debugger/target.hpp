@@ -61,6 +61,8 @@ struct TargetCallbacks {
   std::function<void(std::string_view line)> on_notice;                 // link notices (resync, retries)
   /// The connection was lost or regained (shown even when notices are not).
   std::function<void(std::string_view line)> on_connection;
+  /// The DbgPrompt announced with this id will not be answered: its target is gone or restarted.
+  std::function<void(std::uint64_t id)> on_prompt_withdrawn;
 };
 
 // The target is three narrow interfaces (as SerenityOS LibDebug splits it), so a

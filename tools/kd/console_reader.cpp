@@ -81,6 +81,12 @@ bool ConsoleReader::quit_requested() const {
   return quit_;
 }
 
+void ConsoleReader::withdraw_target_prompt() {
+  std::lock_guard lock(mutex_);
+  prompt_id_.reset();  // the next line is a command again
+  cv_.notify_all();
+}
+
 void ConsoleReader::target_prompt(std::uint64_t id, std::string text) {
   std::optional<std::string> answer;
   {

@@ -74,6 +74,8 @@ public:
   bool quit_requested() const;
   /// The session's I/O thread: the target waits in DbgPrompt (never blocks).
   void target_prompt(std::uint64_t id, std::string text);
+  /// The DbgPrompt waiting for a line is gone (the target restarted or was lost).
+  void withdraw_target_prompt();
 
 private:
   void run();

@@ -103,7 +103,10 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
       [&out, &opt](std::string_view line) {
         if (opt.verbose) out.write_line(fmt::format("KDTARGET: {}\n", line));
       },
-      [&out](std::string_view line) { out.write_line(fmt::format("kd: {}\n", line)); }});
+      [&out](std::string_view line) { out.write_line(fmt::format("kd: {}\n", line)); },
+      // A DbgPrompt that went with its target (lost, or a KDNET target that
+      // restarted): the next line is a command again.
+      [&console](std::uint64_t) { console.withdraw_target_prompt(); }});
 
   // Ctrl-C breaks in (on its own thread: the engine thread is blocked while the target runs).
   asio::io_context signals_io;
