@@ -8,7 +8,7 @@
 namespace openkd::kdsim {
 
 const char* const kUsage =
-    "usage: kdsim (--listen pipe:PATH | --listen tcp:HOST:PORT | --pty) [options]\n"
+    "usage: kdsim (--listen pipe:PATH | --listen tcp:HOST:PORT | --pty | --kdnet ...) [options]\n"
     "\n"
     "A simulated Windows x64 kernel target that speaks KD (KDCOM framing).\n"
     "\n"
