@@ -515,6 +515,50 @@ BOOST_AUTO_TEST_CASE(the_same_session_runs_over_the_kdnet_id_scheme) {
   BOOST_TEST(std::get<Stopped>(*rig.answer(go)).change.program_counter == kBase + 0x101);
 }
 
+BOOST_AUTO_TEST_CASE(a_new_session_fails_a_pending_reply_and_starts_a_fresh_link) {
+  // A KDNET target that booted again (the transport reports a new session):
+  // the read it never saw fails at once; the new target's link synchronises
+  // and its first stop is reported.
+  HostConfig c;
+  c.scheme = link::IdScheme::Kdnet;
+  Rig rig(c);
+  rig.attach();
+  auto id = rig.host.submit(read_request(kBase + 0x20, 2), Expect::Reply, rig.now);
+  rig.host.on_new_session(rig.now);
+  while (auto e = rig.host.take_event()) rig.events.push_back(std::move(*e));
+  BOOST_REQUIRE(rig.answer(id));
+  const auto& failed = std::get<RequestFailed>(*rig.answer(id));
+  BOOST_TEST(failed.error.message.find("new session") != std::string::npos);
+  BOOST_TEST(!rig.host.stopped());
+  rig.target.link = link::Link(link::LinkConfig::target(link::IdScheme::Kdnet));  // the booted target
+  rig.target.report_stop(rig.now);
+  rig.exchange();
+  rig.advance(1s);
+  BOOST_TEST(rig.host.stopped());
+  BOOST_TEST(rig.all<Stopped>().size() == 1u);
+  auto again = rig.host.submit(read_request(kBase + 0x20, 2), Expect::Reply, rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(again));
+  BOOST_TEST(std::holds_alternative<ReplyReady>(*rig.answer(again)));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_session_answers_a_pending_resume_with_the_new_targets_stop) {
+  HostConfig c;
+  c.scheme = link::IdScheme::Kdnet;
+  Rig rig(c);
+  rig.attach();
+  auto go = rig.host.submit(continue2(false), Expect::Stop, rig.now);
+  rig.exchange();
+  BOOST_TEST(!rig.answer(go));
+  rig.host.on_new_session(rig.now);
+  rig.target.link = link::Link(link::LinkConfig::target(link::IdScheme::Kdnet));
+  rig.target.report_stop(rig.now);
+  rig.exchange();
+  rig.advance(1s);
+  BOOST_REQUIRE(rig.answer(go));
+  BOOST_TEST(std::holds_alternative<Stopped>(*rig.answer(go)));
+}
+
 BOOST_AUTO_TEST_CASE(a_break_in_the_target_misses_is_repeated_until_it_stops) {
   Rig rig;
   rig.attach();
