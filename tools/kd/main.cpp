@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backends/connect_string.hpp"
+#include "backends/serial_port.hpp"
 #include "backends/stream.hpp"
 #include "core/commands/engine.hpp"
 #include "core/debugger/session.hpp"
@@ -256,6 +257,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kd: bad -k '%s': %s\n", connect.c_str(), spec.error().c_str());
     return 2;
   }
+  if (spec->kind == backends::ConnectSpec::Kind::ListPorts) return backends::print_serial_ports("kd");  // -k com:?
   if (spec->kind == backends::ConnectSpec::Kind::Net) {
     std::fprintf(stderr, "kd: -k net: needs the KDNET transport, which this build does not have yet; "
                          "use com:pipe, com:port, com:ipport or sim\n");
