@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 
+# The simulated kernel's nonpaged pool (simkrnl prints it at boot): 64 MiB of mapped memory.
+POOL = 0xFFFFF80010000000
+
+
 def kd_session(kd, connect, script):
     t0 = time.monotonic()
     p = subprocess.run([kd, "-k", connect], input=script, capture_output=True, text=True, timeout=600)
@@ -29,7 +33,7 @@ def kd_session(kd, connect, script):
 def measure(kd, connect, tmp, size):
     out_file = tmp / "mem.bin"
     base, _ = kd_session(kd, connect, "q\n")
-    with_read, text = kd_session(kd, connect, f".writemem {out_file} nt L?{size:#x}\nq\n")
+    with_read, text = kd_session(kd, connect, f".writemem {out_file} {POOL:#x} L?{size:#x}\nq\n")
     got = out_file.stat().st_size if out_file.exists() else 0
     if got != size:
         sys.exit(f".writemem wrote {got} bytes, not {size}:\n{text}")
