@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kd_helpers import check_golden, finish_kd, run_kd, tool
+from kd_helpers import check_golden, finish_kd, run_kd, stop_process, tool
 from serial_helpers import SerialKdsim, SocatLine
 from test_kd_sessions import BASICS
 
@@ -106,3 +106,26 @@ def test_a_missing_device_is_one_line_and_the_list_says_what_there_is():
     assert re.match(r"^(No serial ports found|\d+ serial ports?:\n(  /dev/\S+ .*\n)+)", out), out
     sim = subprocess.run([str(tool("kdsim")), "--list-ports"], capture_output=True, text=True, timeout=30)
     assert sim.returncode == 0 and sim.stdout == out
+
+
+def test_kdsim_pty_closing_is_one_message_and_a_second_kd_finds_the_line_busy():
+    sim = subprocess.Popen([str(tool("kdsim")), "--pty", "--break-on-boot", "--baud", "115200"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        pty = sim.stdout.readline().strip().removeprefix("kdsim: listening on pty:")
+        assert pty.startswith("/dev/pts/"), pty
+        kd = subprocess.Popen([str(tool("kd")), "-k", f"com:port={pty},baud=115200"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        kd.stdin.write("r rip\n")
+        kd.stdin.flush()
+        time.sleep(1.5)
+        rc, _, err = run_kd(["-k", f"com:port={pty},baud=115200"], "q\n", timeout=30)
+        assert rc == 1 and err.strip() == f"kd: serial port {pty} is busy: another program has it open", err
+        stop_process(sim)  # the peer closes the line
+        time.sleep(1.0)
+        out = finish_kd(kd, "q\n")
+    finally:
+        stop_process(sim)
+    said = [l for l in out.splitlines() if "lost" in l]
+    assert said == [f"kd: connection to the target lost (serial {pty} @115200: End of file)"], out
+    assert kd.returncode == 1, out
