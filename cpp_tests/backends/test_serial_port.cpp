@@ -191,3 +191,18 @@ BOOST_AUTO_TEST_CASE(a_pty_is_told_from_a_uart_and_opened_through_termios) {
   BOOST_TEST_REQUIRE(!uart.has_value());
   BOOST_TEST(uart.error().starts_with("no serial port /dev/ttyUSB9"));
 }
+
+BOOST_AUTO_TEST_CASE(the_real_libserialport_cannot_open_a_pty_which_is_why_ptys_go_through_termios) {
+  // A fact of libserialport 0.1.1 that the routing in open_serial_device rests on
+  // (docs/architecture.md section 4); if a newer libserialport opens ptys, this says so.
+  auto pty = openkd::io::open_pty_pair();
+  BOOST_TEST_REQUIRE(pty.has_value(), (pty ? "" : pty.error()));
+  auto r = open_uart(system_serial_api(), pty->slave_path, SerialSettings{});
+  BOOST_TEST_REQUIRE(!r.has_value());
+  BOOST_TEST(r.error() == "no serial port " + pty->slave_path + " (kd -k com:? lists the serial ports)");
+  auto missing = open_serial_device("/dev/openkd-no-such-tty", SerialSettings{});
+  BOOST_TEST_REQUIRE(!missing.has_value());
+  BOOST_TEST(missing.error() == "no serial port /dev/openkd-no-such-tty (kd -k com:? lists the serial ports)");
+  // Listing works on any machine (it may well be empty).
+  BOOST_TEST(list_serial_ports().has_value());
+}
