@@ -51,21 +51,39 @@ def test_basics_over_a_paced_serial_line_match_the_pipe_golden(line, serial_kdsi
     check_golden("basics_pipe_1cpu", out)  # the same transcript as over the pipe
 
 
+def start_kd(connect, limit=120):
+    """kd reading a script from a pipe; killed after `limit` s so no read of its output waits forever."""
+    kd = subprocess.Popen([str(tool("kd")), "-k", connect], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(limit, lambda: kd.poll() is None and kd.kill())
+    watchdog.daemon = True
+    watchdog.start()
+    return kd
+
+
+def read_until(kd, text):
+    """kd's output up to and including the first line holding `text` (all of it if kd ends first)."""
+    seen = []
+    for got in iter(kd.stdout.readline, ""):
+        seen.append(got)
+        if text in got:
+            break
+    return "".join(seen)
+
+
 def test_the_device_vanishing_is_one_message_and_kd_exits(line, serial_kdsim):
     ln = line()
     sim = serial_kdsim(ln.b, "--break-on-boot", "--baud", "115200")
-    kd = subprocess.Popen([str(tool("kd")), "-k", f"com:port={ln.a},baud=115200"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kd = start_kd(f"com:port={ln.a},baud=115200")
     kd.stdin.write("r rip\n")
     kd.stdin.flush()
-    threading.Timer(2.0, ln.stop).start()  # the adapter is pulled
-    kd.stdin.write("g\n")
-    kd.stdin.flush()
-    out, err = kd.communicate(timeout=60)
+    out = read_until(kd, "rip=")
+    ln.stop()  # the adapter is pulled while kd is connected
+    out += finish_kd(kd, "g\n")
     # One notice, naming the device; the command that was waiting fails with the same words.
-    said = [l for l in (out + err).splitlines() if l.startswith("kd: connection to the target lost")]
-    assert said == [f"kd: connection to the target lost (serial {ln.a} @115200: End of file)"], (out, err)
-    assert kd.returncode == 1, (out, err)
+    said = [l for l in out.splitlines() if l.startswith("kd: connection to the target lost")]
+    assert said == [f"kd: connection to the target lost (serial {ln.a} @115200: End of file)"], out
+    assert kd.returncode == 1, out
     assert sim.wait_for(f"kdsim: lost {ln.b} (hung up)"), sim.said
     assert sim.stop().count("kdsim: lost") == 1
 
@@ -73,18 +91,18 @@ def test_the_device_vanishing_is_one_message_and_kd_exits(line, serial_kdsim):
 def test_reconnect_waits_for_the_device_and_the_session_goes_on(line, serial_kdsim):
     ln = line()
     sim = serial_kdsim(ln.b, "--break-on-boot", "--seed", "1", "--baud", "115200")
-    kd = subprocess.Popen([str(tool("kd")), "-k", f"com:port={ln.a},baud=115200,reconnect"],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    kd = start_kd(f"com:port={ln.a},baud=115200,reconnect")
     kd.stdin.write("r rip\n.echo before\n")
     kd.stdin.flush()
-    time.sleep(2.0)
+    out = read_until(kd, "before")
     ln.stop()  # unplugged
-    time.sleep(1.5)
+    out += read_until(kd, "waiting to reconnect")
+    time.sleep(1.0)  # kd tries the missing device a few times
     ln.start()  # plugged back in, under the same names
-    time.sleep(1.5)
+    out += read_until(kd, "Reconnected to")
     # The kernel ran on while the line was down; a breakpoint shows the session works again.
     # (The empty line answers the boot-options prompt if the kernel is still there.)
-    out = finish_kd(kd, "r rip\nbp nt!DbgPrint\ng\n\n.echo after\nq\n")
+    out += finish_kd(kd, "r rip\nbp nt!DbgPrint\ng\n\n.echo after\nq\n")
     assert kd.returncode == 0, out
     lost = [l for l in out.splitlines() if "Lost connection to" in l]
     assert len(lost) == 1 and "waiting to reconnect" in lost[0], out
@@ -114,16 +132,15 @@ def test_kdsim_pty_closing_is_one_message_and_a_second_kd_finds_the_line_busy():
     try:
         pty = sim.stdout.readline().strip().removeprefix("kdsim: listening on pty:")
         assert pty.startswith("/dev/pts/"), pty
-        kd = subprocess.Popen([str(tool("kd")), "-k", f"com:port={pty},baud=115200"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        kd = start_kd(f"com:port={pty},baud=115200")
         kd.stdin.write("r rip\n")
         kd.stdin.flush()
-        time.sleep(1.5)
+        out = read_until(kd, "rip=")
         rc, _, err = run_kd(["-k", f"com:port={pty},baud=115200"], "q\n", timeout=30)
         assert rc == 1 and err.strip() == f"kd: serial port {pty} is busy: another program has it open", err
         stop_process(sim)  # the peer closes the line
-        time.sleep(1.0)
-        out = finish_kd(kd, "q\n")
+        out += read_until(kd, "connection to the target lost")
+        out += finish_kd(kd, "q\n")
     finally:
         stop_process(sim)
     said = [l for l in out.splitlines() if "lost" in l]
