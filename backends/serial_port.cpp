@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -131,7 +133,12 @@ bool is_pseudo_terminal(const std::string& path) {
 
 std::expected<OpenedSerial, std::string> open_uart(SerialPortApi& api, const std::string& path,
                                                    const SerialSettings& settings) {
-  auto handle = api.open(path);
+  // libserialport 0.1.1 looks the name up in sysfs by its last component, so a
+  // link (/dev/serial/by-id/..., the name that survives replugging an adapter)
+  // is "no such port" to it: it is given the device the link leads to.
+  char resolved[PATH_MAX];
+  const std::string name = ::realpath(path.c_str(), resolved) ? std::string(resolved) : path;
+  auto handle = api.open(name);
   if (!handle) return std::unexpected(open_error(path, handle.error()));
   SerialHandle& h = **handle;
   // Locked before anything is changed: a busy port's settings belong to its user.

@@ -2,8 +2,10 @@
 // (no UART here), and the pty path on a real pseudo-terminal.
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <filesystem>
 #include <fcntl.h>
 #include <map>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "backends/serial_port.hpp"
@@ -97,6 +99,20 @@ BOOST_AUTO_TEST_CASE(a_port_opens_8n1_at_the_rate_with_its_flow_control_and_lock
   BOOST_TEST(int(p.flow) == int(FlowControl::RtsCts));
   BOOST_TEST(p.locked);
   BOOST_TEST(p.took_fd);
+}
+
+BOOST_AUTO_TEST_CASE(a_link_to_a_port_is_opened_as_the_device_it_leads_to) {
+  // /dev/serial/by-id/... names an adapter across replugging; libserialport 0.1.1 wants the device.
+  std::string dir = (std::filesystem::temp_directory_path() / "openkd-serial-XXXXXX").string();
+  BOOST_TEST_REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  const std::string link = dir + "/usb-FTDI_FT232R_A50285BI-if00-port0";
+  std::filesystem::create_symlink("/dev/null", link);
+  FakeApi api;
+  api.ports["/dev/null"];
+  BOOST_TEST(open_error(api, link) == "");
+  api.ports.clear();
+  BOOST_TEST(open_error(api, link) == "no serial port " + link + " (kd -k com:? lists the serial ports)");
+  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_device_says_so_and_where_to_look) {
