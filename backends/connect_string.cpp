@@ -10,8 +10,10 @@ namespace openkd::backends {
 namespace {
 
 constexpr std::string_view kForms =
-    "expected com:pipe,port=PATH[,resets=0][,reconnect] | com:port=DEVICE,baud=N | "
-    "com:ipport=PORT,port=HOST | net:port=N,key=W.X.Y.Z[,target=HOST][,bus=B.D.F][,bind=IP] | sim[:cpus=N,seed=S,build=B]";
+    "expected com:pipe,port=PATH[,resets=0][,reconnect] | "
+    "com:port=DEVICE,baud=N[,flow=none|rtscts|xonxoff][,reconnect] | com:? | "
+    "com:ipport=PORT,port=HOST | net:port=N,key=W.X.Y.Z[,target=HOST][,bus=B.D.F][,bind=IP] | "
+    "sim[:cpus=N,seed=S,build=B]";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -103,7 +105,12 @@ std::expected<ConnectSpec, std::string> parse_connect_string(std::string_view te
     return spec;
   }
 
+  if (scheme == "com" && rest == "?") {
+    spec.kind = ConnectSpec::Kind::ListPorts;
+    return spec;
+  }
   if (scheme == "com") {
+    bool have_flow = false;
     bool pipe = false, have_port = false, have_ipport = false, have_baud = false;
     for (const Option& o : opts) {
       if (o.key == "pipe" && !o.has_value) { pipe = true; continue; }
@@ -119,19 +126,27 @@ std::expected<ConnectSpec, std::string> parse_connect_string(std::string_view te
         auto n = number<int>(o, 0, 1000000);
         if (!n) return bad(n.error());
         spec.resets = *n;
+      } else if (o.key == "flow") {
+        std::string f = lower(o.value);
+        if (f == "none") spec.flow = FlowControl::None;
+        else if (f == "rtscts") spec.flow = FlowControl::RtsCts;
+        else if (f == "xonxoff") spec.flow = FlowControl::XonXoff;
+        else return bad(fmt::format("bad value '{}' for 'flow': expected none, rtscts or xonxoff", o.value));
+        have_flow = true;
       } else if (o.key == "ipport") {
         auto n = number<std::uint16_t>(o, 1, 65535);
         if (!n) return bad(n.error());
         spec.port = *n; have_ipport = true;
       } else {
-        return bad(fmt::format("unknown option '{}' in 'com:' (known: pipe, port, baud, resets, reconnect, ipport)",
+        return bad(fmt::format("unknown option '{}' in 'com:' (known: pipe, port, baud, flow, resets, reconnect, ipport)",
                                o.key));
       }
     }
     if (!have_port) return bad("'com:' needs 'port='");
     if (pipe && have_ipport) return bad("'com:' cannot have both 'pipe' and 'ipport='");
+    if ((pipe || have_ipport) && have_flow) return bad("'flow=' applies to a serial device ('com:port=DEVICE') only");
     if (pipe) { spec.kind = ConnectSpec::Kind::Pipe; return spec; }
-    if (spec.reconnect) return bad("'reconnect' applies to 'com:pipe' only");
+    if (have_ipport && spec.reconnect) return bad("'reconnect' applies to 'com:pipe' and 'com:port=DEVICE' only");
     if (have_ipport) { spec.kind = ConnectSpec::Kind::TcpSerial; return spec; }
     spec.kind = ConnectSpec::Kind::Serial;
     if (!have_baud) spec.baud = 115200;
@@ -180,7 +195,11 @@ std::string to_string(const ConnectSpec& s) {
     case ConnectSpec::Kind::Pipe:
       return fmt::format("com:pipe,port={}{}{}", s.path, s.resets >= 0 ? fmt::format(",resets={}", s.resets) : "",
                          s.reconnect ? ",reconnect" : "");
-    case ConnectSpec::Kind::Serial: return fmt::format("com:port={},baud={}", s.path, s.baud);
+    case ConnectSpec::Kind::Serial:
+      return fmt::format("com:port={},baud={}{}{}", s.path, s.baud,
+                         s.flow == FlowControl::None ? "" : fmt::format(",flow={}", to_string(s.flow)),
+                         s.reconnect ? ",reconnect" : "");
+    case ConnectSpec::Kind::ListPorts: return "com:?";
     case ConnectSpec::Kind::TcpSerial: return fmt::format("com:ipport={},port={}", s.port, s.path);
     case ConnectSpec::Kind::Net:
       return fmt::format("net:port={},key={}{}{}{}", s.port, s.key, s.target.empty() ? "" : ",target=" + s.target,

@@ -6,22 +6,26 @@
 #include <string>
 #include <string_view>
 
+#include "backends/serial_port.hpp"
+
 namespace openkd::backends {
 
 struct ConnectSpec {
   enum class Kind {
     Pipe,       // com:pipe,port=PATH[,resets=N][,reconnect]  (Unix socket, a VM's serial port)
-    Serial,     // com:port=DEVICE,baud=N                        (a UART or a pseudo-terminal)
+    Serial,     // com:port=DEVICE,baud=N[,flow=F][,reconnect]   (a UART, a USB adapter or a pseudo-terminal)
     TcpSerial,  // com:ipport=PORT,port=HOST                     (serial over TCP)
     Net,        // net:port=N,key=K[,target=HOST][,bus=B.D.F][,bind=IP] (KDNET over UDP)
     Sim,        // sim[:cpus=N,seed=S,build=B]                   (the simulator inside kd)
+    ListPorts,  // com:?                                         (list the serial ports, open nothing)
   };
   Kind kind = Kind::Sim;
   std::string path;          // Pipe: socket path; Serial: device; TcpSerial/Net target: host
   std::uint16_t port = 0;    // TcpSerial: TCP port; Net: UDP port
   std::uint32_t baud = 115200;
   int resets = -1;           // -1: default (keep resetting while waiting); 0: keep resetting
-  bool reconnect = false;    // Pipe: reopen a pipe that drops
+  bool reconnect = false;    // Pipe, Serial: reopen a pipe that drops, wait for a device to come back
+  FlowControl flow = FlowControl::None;  // Serial
   std::string key;           // Net
   std::string target;        // Net: host to contact first (debugger initiates)
   std::string bus;           // Net: the target NIC's PCI location (b.d.f); accepted, not used by the debugger

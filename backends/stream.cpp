@@ -1,60 +1,19 @@
 #include "backends/stream.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <termios.h>
-#include <unistd.h>
+
+#include "backends/paced_stream.hpp"
+#include "backends/serial_port.hpp"
 
 #include "backends/kdnet_stream.hpp"
 #include "core/io/listener.hpp"
 
 namespace openkd::backends {
-namespace {
-
-speed_t baud_constant(std::uint32_t baud) {
-  switch (baud) {
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    case 230400: return B230400;
-    case 460800: return B460800;
-    case 921600: return B921600;
-    default: return 0;
-  }
-}
-
-}  // namespace
 
 std::expected<int, std::string> open_serial_fd(const std::string& path, std::uint32_t baud) {
-  speed_t speed = baud_constant(baud);
-  if (speed == 0)
-    return std::unexpected(fmt::format("unsupported baud rate {} (expected 9600, 19200, 38400, 57600, 115200, "
-                                       "230400, 460800 or 921600)", baud));
-  int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(fmt::format("cannot open serial port {}: {}", path, std::strerror(errno)));
-  termios tio{};
-  if (::tcgetattr(fd, &tio) != 0) {
-    int e = errno;
-    ::close(fd);
-    return std::unexpected(fmt::format("{} is not a serial port or terminal: {}", path, std::strerror(e)));
-  }
-  ::cfmakeraw(&tio);
-  tio.c_cflag |= CLOCAL | CREAD;
-  tio.c_cflag &= ~(CSTOPB | PARENB | CRTSCTS);
-  tio.c_cc[VMIN] = 1;
-  tio.c_cc[VTIME] = 0;
-  ::cfsetispeed(&tio, speed);
-  ::cfsetospeed(&tio, speed);
-  if (::tcsetattr(fd, TCSANOW, &tio) != 0) {
-    int e = errno;
-    ::close(fd);
-    return std::unexpected(fmt::format("cannot configure {}: {}", path, std::strerror(e)));
-  }
-  return fd;
+  auto opened = open_serial_device(path, SerialSettings{baud, FlowControl::None});
+  if (!opened) return std::unexpected(opened.error());
+  return opened->fd;
 }
 
 std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description) {
@@ -77,10 +36,17 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_o
       co_return io::make_stream(std::move(*c));
     }
     case ConnectSpec::Kind::Serial: {
-      auto fd = open_serial_fd(spec.path, spec.baud);
-      if (!fd) co_return Result(std::unexpect, fd.error());
-      co_return stream_from_fd(ex, *fd, fmt::format("serial {} @{}", spec.path, spec.baud));
+      auto opened = open_serial_device(spec.path, SerialSettings{spec.baud, spec.flow});
+      if (!opened) co_return Result(std::unexpect, opened.error());
+      // A serial line never says it ended: silence is how a dead peer shows.
+      std::unique_ptr<ByteStream> s = std::make_unique<io::AsioStream<asio::posix::stream_descriptor>>(
+          asio::posix::stream_descriptor(ex, opened->fd), fmt::format("serial {} @{}", spec.path, spec.baud), true);
+      // The kernel paces a UART; a pty goes as fast as the reader, so it is paced here.
+      if (opened->pty) s = make_paced_stream(std::move(s), spec.baud, ex);
+      co_return s;
     }
+    case ConnectSpec::Kind::ListPorts:
+      co_return Result(std::unexpect, "com:? lists the serial ports; it opens none");
     case ConnectSpec::Kind::Net:
       co_return co_await async_open_kdnet(spec);
     case ConnectSpec::Kind::Sim:

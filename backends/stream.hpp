@@ -1,8 +1,8 @@
 // The -k transports as io::ByteStreams (core/io/byte_stream.hpp): Unix-socket
-// pipes and TCP (dialed by core/io/listener.hpp), serial lines and
-// pseudo-terminals (termios), and already-open descriptors (the embedded
-// simulator's socketpair), and KDNET (kdnet_stream.hpp: UDP datagrams that
-// keep their boundaries).
+// pipes and TCP (dialed by core/io/listener.hpp), serial lines (libserialport)
+// and pseudo-terminals (termios, paced like a UART: paced_stream.hpp),
+// already-open descriptors (the embedded simulator's socketpair), and KDNET
+// (kdnet_stream.hpp: UDP datagrams that keep their boundaries).
 #pragma once
 #include <boost/asio.hpp>
 #include <chrono>
@@ -30,7 +30,8 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_o
 /// Wraps a connected descriptor (socketpair end, accepted socket) as a ByteStream; takes ownership.
 std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description);
 
-/// Opens a serial device or pseudo-terminal with termios: raw, 8N1, the given baud.
+/// Opens a serial device (libserialport) or pseudo-terminal (termios): raw,
+/// 8N1, the given baud, no flow control, locked (backends/serial_port.hpp).
 std::expected<int, std::string> open_serial_fd(const std::string& path, std::uint32_t baud);
 
 }  // namespace openkd::backends

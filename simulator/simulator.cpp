@@ -3,7 +3,9 @@
 namespace openkd::sim {
 
 Simulator::Simulator(SimulatorConfig config)
-    : config_(std::move(config)), in_faults_(config_.faults, 1), out_faults_(config_.faults, 2) {}
+    : config_(std::move(config)), in_faults_(config_.faults, 1), out_faults_(config_.faults, 2) {
+  if (config_.baud) line_.emplace(config_.baud);
+}
 
 std::expected<std::unique_ptr<Simulator>, std::string> Simulator::create(SimulatorConfig config) {
   std::unique_ptr<Simulator> s(new Simulator(std::move(config)));
@@ -43,13 +45,8 @@ void Simulator::collect_output(TimePoint now) {
     else pieces.push_back(std::move(*frame));
     for (auto& piece : pieces) {
       TimePoint due = now + config_.faults.delay;
-      if (config_.baud) {
-        // A serial line moves baud/10 bytes a second (start + 8 data + stop bits).
-        auto line_time = std::chrono::duration_cast<link::Duration>(
-            std::chrono::duration<double>(10.0 * static_cast<double>(piece.size()) / config_.baud));
-        line_free_ = std::max(line_free_, due) + line_time;
-        due = line_free_;
-      }
+      // A serial line: the piece is due once its last byte has left (link::LinePacer).
+      if (line_) due = line_->send(piece.size(), due);
       outbox_.push_back({due, std::move(piece)});
     }
   }

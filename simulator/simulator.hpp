@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/link/line_pacer.hpp"
 #include "core/link/link_types.hpp"
 #include "simulator/fault_injector.hpp"
 #include "simulator/kd_stub.hpp"
@@ -78,7 +79,7 @@ private:
   std::unique_ptr<KdStub> stub_;
   FaultInjector in_faults_, out_faults_;
   std::deque<Timed> inbox_, outbox_;
-  TimePoint line_free_{};  // baud pacing: when the last queued byte has left
+  std::optional<link::LinePacer> line_;  // baud pacing (config_.baud), else none
   std::string failure_;
 };
 

@@ -29,6 +29,10 @@ BOOST_AUTO_TEST_CASE(every_good_form_parses) {
       {"com:port=/dev/ttyUSB0", Kind::Serial, "/dev/ttyUSB0", 0, 115200, -1, false},
       {"com:ipport=50000,port=127.0.0.1", Kind::TcpSerial, "127.0.0.1", 50000, 115200, -1, false},
       {"com:port=vmhost,ipport=0x1000", Kind::TcpSerial, "vmhost", 4096, 115200, -1, false},
+      {"com:port=/dev/ttyUSB0,baud=921600,reconnect", Kind::Serial, "/dev/ttyUSB0", 0, 921600, -1, true},
+      {"com:port=/dev/ttyUSB0,baud=1500000,flow=rtscts", Kind::Serial, "/dev/ttyUSB0", 0, 1500000, -1, false},
+      {"com:port=/dev/ttyS0,flow=XonXoff", Kind::Serial, "/dev/ttyS0", 0, 115200, -1, false},
+      {"com:?", Kind::ListPorts, "", 0, 115200, -1, false},
   };
   for (const Good& g : table) {
     BOOST_TEST_CONTEXT(g.text) {
@@ -46,6 +50,14 @@ BOOST_AUTO_TEST_CASE(every_good_form_parses) {
       BOOST_TEST((*again == *r));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(flow_control_is_kept_and_written_back) {
+  auto r = parse_connect_string("com:port=/dev/ttyUSB0,flow=rtscts,reconnect");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(int(r->flow) == int(openkd::backends::FlowControl::RtsCts));
+  BOOST_TEST(to_string(*r) == "com:port=/dev/ttyUSB0,baud=115200,flow=rtscts,reconnect");
+  BOOST_TEST(int(parse_connect_string("com:port=/dev/ttyS0")->flow) == int(openkd::backends::FlowControl::None));
 }
 
 BOOST_AUTO_TEST_CASE(net_and_sim_forms) {
@@ -91,7 +103,10 @@ BOOST_AUTO_TEST_CASE(bad_forms_name_the_bad_part) {
       {"com:pipe,port=/x,speed=3", "'speed'"},
       {"com:ipport=70000,port=h", "'ipport'"},
       {"com:ipport=1,port=h,pipe", "both"},
-      {"com:port=/dev/ttyS0,reconnect", "reconnect"},
+      {"com:ipport=5,port=h,reconnect", "reconnect"},
+      {"com:port=/dev/ttyS0,flow=dtrdsr", "'dtrdsr'"},
+      {"com:pipe,port=/x,flow=rtscts", "'flow='"},
+      {"com:?,port=/x", "'?'"},
       {"net:key=1.2.3.4", "port="},
       {"net:port=5", "key="},
       {"net:port=5,key=1.2.3.4,foo=1", "'foo'"},

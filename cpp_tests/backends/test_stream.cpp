@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backends/paced_stream.hpp"
 #include "backends/stream.hpp"
+#include <sys/socket.h>
 #include "core/io/pty.hpp"
 
 namespace asio = boost::asio;
@@ -68,7 +70,7 @@ BOOST_AUTO_TEST_CASE(missing_pipe_is_a_one_line_error) {
   BOOST_TEST(error.find("/nonexistent/openkd/kd.sock") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(pseudo_terminal_opens_raw_through_termios) {
+BOOST_AUTO_TEST_CASE(pseudo_terminal_opens_raw_through_termios_and_locked) {
   auto pty = openkd::io::open_pty_pair();
   BOOST_TEST_REQUIRE(pty.has_value(), (pty ? "" : pty.error()));
   int master = pty->master.get();
@@ -86,6 +88,57 @@ BOOST_AUTO_TEST_CASE(pseudo_terminal_opens_raw_through_termios) {
   }
   BOOST_TEST(total == sizeof bytes);
   BOOST_TEST(std::memcmp(got, bytes, sizeof bytes) == 0);
-  BOOST_TEST(!open_serial_fd(slave, 12345).has_value());
+  // The line is locked while this opener has it (remote's com: shares one open per device).
+  auto second = open_serial_fd(slave, 115200);
+  BOOST_TEST_REQUIRE(!second.has_value());
+  BOOST_TEST(second.error().find("busy") != std::string::npos, second.error());
   ::close(*fd);
+}
+
+BOOST_AUTO_TEST_CASE(a_paced_stream_delivers_every_byte_no_faster_than_the_line) {
+  // 9600 baud: 960 bytes a second. 208 bytes may run 16 ahead of the wire, so
+  // the last write cannot finish before 192 byte times (200 ms) have passed.
+  asio::io_context io;
+  int sv[2];
+  BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  auto paced = make_paced_stream(stream_from_fd(io.get_executor(), sv[0], "test"), 9600, io.get_executor());
+  auto reader = stream_from_fd(io.get_executor(), sv[1], "reader");
+  std::vector<std::uint8_t> sent(208), got;
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<std::uint8_t>(i * 7);
+  std::chrono::steady_clock::duration took{};
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto t0 = std::chrono::steady_clock::now();
+    auto ec = co_await paced->write_all(asio::buffer(sent));
+    took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(!ec);
+    std::uint8_t buf[256];
+    while (got.size() < sent.size()) {
+      auto [rec, n] = co_await reader->read_some(asio::buffer(buf));
+      BOOST_TEST_REQUIRE(!rec);
+      got.insert(got.end(), buf, buf + n);
+    }
+  }, asio::detached);
+  io.run();
+  BOOST_TEST(got == sent);
+  BOOST_TEST(took >= std::chrono::milliseconds(200));
+}
+
+BOOST_AUTO_TEST_CASE(closing_a_paced_stream_ends_a_write_waiting_for_the_line) {
+  asio::io_context io;
+  int sv[2];
+  BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  auto paced = make_paced_stream(stream_from_fd(io.get_executor(), sv[0], "test"), 50, io.get_executor());
+  std::vector<std::uint8_t> lots(4096);  // 819 s at 50 baud
+  boost::system::error_code result;
+  bool done = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    result = co_await paced->write_all(asio::buffer(lots));
+    done = true;
+  }, asio::detached);
+  asio::steady_timer t(io, std::chrono::milliseconds(50));
+  t.async_wait([&](auto) { paced.reset(); });  // the stream goes away mid-write
+  io.run();
+  BOOST_TEST(done);
+  BOOST_TEST(!!result);
+  ::close(sv[1]);
 }

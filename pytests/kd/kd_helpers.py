@@ -52,13 +52,18 @@ class Kdsim:
         return f"com:pipe,port={self.path}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
+
+
+def stop_process(proc):
+    """SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def run_kd(args, script, timeout=120):
@@ -66,6 +71,21 @@ def run_kd(args, script, timeout=120):
     p = subprocess.run([str(tool("kd")), *args], input=script, capture_output=True, text=True,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def finish_kd(kd, script, timeout=60):
+    """Sends the last of a running kd's script, ends its input and returns all it printed
+    (stdout, with stderr if the Popen joined them); kd is killed if it does not end."""
+    try:
+        kd.stdin.write(script)
+        kd.stdin.close()
+        out = kd.stdout.read()
+        kd.wait(timeout)
+        return out
+    finally:
+        if kd.poll() is None:
+            kd.kill()
+            kd.wait()
 
 
 # Lines that differ between runs for reasons that are not the target's: dates.

@@ -16,6 +16,7 @@
 
 #include "backends/connect_string.hpp"
 #include "backends/kdnet_stream.hpp"
+#include "backends/serial_port.hpp"
 #include "backends/stream.hpp"
 #include "core/commands/engine.hpp"
 #include "core/debugger/session.hpp"
@@ -272,6 +273,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kd: bad -k '%s': %s\n", connect.c_str(), spec.error().c_str());
     return 2;
   }
+  if (spec->kind == backends::ConnectSpec::Kind::ListPorts) return backends::print_serial_ports("kd");  // -k com:?
   // -y and -n are taken (scripts written for KD pass them) but symbols are the
   // images' exports until PDB support lands: say so once rather than ignore them.
   if (!opt->symbol_path.empty() || opt->source_line_support)

@@ -1,5 +1,7 @@
 #include "listener.hpp"
 
+#include "backends/serial_port.hpp"
+
 namespace openkd::kdsim {
 
 std::expected<Listener, std::string> Listener::open(const Options& o) {
@@ -22,6 +24,11 @@ std::expected<Listener, std::string> Listener::open(const Options& o) {
     if (!s) return std::unexpected("listen on tcp:" + o.tcp_host + ":" + o.tcp_port + ": " + s.error());
     l.socket_ = std::move(*s);
     l.where_ = "tcp:" + o.tcp_host + ":" + std::to_string(l.socket_->port());
+  } else if (o.listen == Options::Listen::Serial) {
+    l.serial_device_ = o.serial_device;
+    if (o.sim.baud) l.serial_baud_ = o.sim.baud;
+    if (auto r = l.reopen_device(); !r) return std::unexpected(r.error());
+    l.where_ = "serial:" + o.serial_device;
   } else {
     // The slave stays open so the master never sees a hang-up between debuggers.
     auto pty = io::open_pty_pair();
@@ -39,6 +46,14 @@ bool Listener::accept_peer() {
   if (!c) return false;
   peer_ = io::Fd(io::release_fd(*c));
   return static_cast<bool>(peer_);
+}
+
+std::expected<void, std::string> Listener::reopen_device() {
+  // The pacing is the simulator's (--baud): kdsim writes what is due.
+  auto opened = backends::open_serial_device(serial_device_, backends::SerialSettings{serial_baud_});
+  if (!opened) return std::unexpected(opened.error());
+  peer_ = io::Fd(opened->fd);
+  return {};
 }
 
 void Listener::drop_peer() {

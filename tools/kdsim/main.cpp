@@ -1,4 +1,4 @@
-// kdsim: the simulated Windows x64 kernel as a KD target on a pipe, TCP or pty.
+// kdsim: the simulated Windows x64 kernel as a KD target on a pipe, TCP, a pty or a serial device.
 // One host thread: poll() for the debugger's bytes, emulate in slices between.
 #include <poll.h>
 #include <signal.h>
@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "backends/serial_port.hpp"
 #include "core/wire/kdnet.hpp"
 #include "kdnet_target.hpp"
 #include "listener.hpp"
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->bench) return bench(*options);
+  if (options->list_ports) return backends::print_serial_ports("kdsim");
 
   auto sim = sim::Simulator::create(options->sim);
   if (!sim) {
@@ -108,6 +111,15 @@ int main(int argc, char** argv) {
   std::size_t console_seen = 0;
   bool idle = false;
   std::vector<std::uint8_t> buffer(65536);
+  // --serial: the device failing is said once; kdsim then waits for it to come back.
+  Clock::time_point serial_tried{};
+  auto serial_lost = [&](const char* why) {
+    listener->drop_peer();
+    s.disconnected(Clock::now());
+    serial_tried = Clock::now();
+    std::fprintf(stderr, "kdsim: lost %s (%s); the kernel runs on, waiting for the device to come back\n",
+                 options->serial_device.c_str(), why);
+  };
   for (;;) {
     std::vector<pollfd> fds;
     fds.push_back({g_signal_pipe[0], POLLIN, 0});
@@ -132,6 +144,8 @@ int main(int argc, char** argv) {
         ssize_t n = ::read(fds[k].fd, buffer.data(), buffer.size());
         if (n > 0) {
           s.feed(wire::ByteView(buffer.data(), static_cast<std::size_t>(n)), now);
+        } else if (listener->is_serial() && (n == 0 || (errno != EAGAIN && errno != EINTR))) {
+          serial_lost(n == 0 ? "hung up" : std::strerror(errno));
         } else if (!listener->is_pty() && (n == 0 || (errno != EAGAIN && errno != EINTR))) {
           listener->drop_peer();
           s.disconnected(now);
@@ -143,8 +157,18 @@ int main(int argc, char** argv) {
     idle = progress.idle;
     auto out = s.take_output(Clock::now());
     if (!out.empty() && listener->peer_fd() >= 0 && !write_all(listener->peer_fd(), out) && !listener->is_pty()) {
-      listener->drop_peer();
-      s.disconnected(Clock::now());
+      if (!listener->is_serial()) {
+        listener->drop_peer();
+        s.disconnected(Clock::now());
+      } else if (errno != EAGAIN) {  // a line nobody reads loses bytes; an error loses the device
+        serial_lost(std::strerror(errno));
+      }
+    }
+    // --serial: while the device is gone, look for it again every 250 ms.
+    if (listener->is_serial() && listener->peer_fd() < 0 && Clock::now() - serial_tried >= std::chrono::milliseconds(250)) {
+      serial_tried = Clock::now();
+      if (listener->reopen_device())
+        std::fprintf(stderr, "kdsim: %s is back\n", options->serial_device.c_str());
     }
     if (options->verbose && s.machine().console().size() != console_seen) {
       const std::string& c = s.machine().console();

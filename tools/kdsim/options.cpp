@@ -8,13 +8,18 @@
 namespace openkd::kdsim {
 
 const char* const kUsage =
-    "usage: kdsim (--listen pipe:PATH | --listen tcp:HOST:PORT | --pty | --kdnet ...) [options]\n"
+    "usage: kdsim (--listen pipe:PATH | --listen tcp:HOST:PORT | --pty | --serial DEVICE | --kdnet ...) [options]\n"
+    "       kdsim --list-ports | --new-kdnet-key\n"
     "\n"
     "A simulated Windows x64 kernel target that speaks KD (KDCOM framing).\n"
     "\n"
     "  --listen pipe:PATH   serve on a Unix socket at PATH (like a VM's serial pipe)\n"
     "  --listen tcp:HOST:PORT  serve on TCP (port 0: any free port, printed)\n"
     "  --pty                serve on a new pseudo-terminal (its path is printed)\n"
+    "  --serial DEVICE      serve on a serial port or an existing pseudo-terminal (8N1 at\n"
+    "                       --baud, 115200 without it); when the device goes away kdsim\n"
+    "                       waits for it to come back\n"
+    "  --list-ports         list the serial ports libserialport knows, and exit\n"
     "  --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP]\n"
     "                       be a KDNET target on UDP port N (bcdedit /dbgsettings net's words:\n"
     "                       the debugger's address, the port, the key; bind = our own address).\n"
@@ -26,6 +31,7 @@ const char* const kUsage =
     "  --faults SPEC        seeded link faults: drop=P,corrupt=P,dup=P,truncate=P,\n"
     "                       delay=MS,seed=N (P a probability 0..1, any subset)\n"
     "  --baud B             pace the link like a serial line at B baud (10 bits a byte)\n"
+    "                       (and, with --serial, set the device to B baud)\n"
     "  --build N            Windows build number the kernel reports (default 19041)\n"
     "  --cpus N             number of processors, 1 to 8 (default 1)\n"
     "  --memory MiB         physical memory, 32 to 16384 MiB (default 256)\n"
@@ -123,6 +129,13 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
       if (o.kdnet_key.empty()) return std::unexpected("--kdnet needs key=W.X.Y.Z (kdsim --new-kdnet-key makes one)");
     } else if (a == "--pty") {
       o.listen = Options::Listen::Pty;
+    } else if (a == "--serial") {
+      OPENKD_VALUE(device);
+      if (device->empty()) return std::unexpected("--serial wants a device path");
+      o.listen = Options::Listen::Serial;
+      o.serial_device = *device;
+    } else if (a == "--list-ports") {
+      o.list_ports = true;
     } else if (a == "--break-on-boot") {
       o.sim.break_on_boot = true;
     } else if (a == "--verbose") {
@@ -162,8 +175,8 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
 #undef OPENKD_VALUE
 #undef OPENKD_NUMBER
   }
-  if (!o.help && !o.bench && !o.new_kdnet_key && o.listen == Options::Listen::None)
-    return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT, --pty or --kdnet ...");
+  if (!o.help && !o.bench && !o.new_kdnet_key && !o.list_ports && o.listen == Options::Listen::None)
+    return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT, --pty, --serial DEVICE or --kdnet ...");
   if (o.listen == Options::Listen::Kdnet) {
     o.sim.link = link::LinkConfig::target(link::IdScheme::Kdnet);
     o.sim.link.use_datagram_timing();

@@ -10,9 +10,11 @@
 namespace openkd::kdsim {
 
 struct Options {
-  enum class Listen { None, Pipe, Tcp, Pty, Kdnet } listen = Listen::None;
+  enum class Listen { None, Pipe, Tcp, Pty, Serial, Kdnet } listen = Listen::None;
   std::string pipe_path;            // pipe:PATH
   std::string tcp_host, tcp_port;   // tcp:HOST:PORT
+  std::string serial_device;        // --serial DEVICE (opened at --baud, 115200 without it)
+  bool list_ports = false;          // --list-ports
   sim::SimulatorConfig sim;
   bool verbose = false;             // echo the kernel's console (no debugger attached) to stderr
   std::uint64_t bench = 0;          // run this many instructions without a debugger, print the speed, exit
