@@ -5,8 +5,8 @@ and over a pipe, in the same run. Prints figures; it is not a test.
 
     OPENKD_BUILD=build/release /usr/bin/python3 scripts/bench_serial.py [--baud N] [--kib N]
 
-Each figure is (time of a kd session that runs .writemem) minus (time of the
-same session without it), so connecting and the banner do not count."""
+Each figure is the time from kd echoing the command to the end of its
+progress line, as read from kd's output."""
 import argparse
 import os
 import shutil
@@ -21,24 +21,33 @@ from pathlib import Path
 POOL = 0xFFFFF80010000000
 
 
-def kd_session(kd, connect, script):
-    t0 = time.monotonic()
-    p = subprocess.run([kd, "-k", connect], input=script, capture_output=True, text=True, timeout=600)
-    took = time.monotonic() - t0
-    if p.returncode != 0:
-        sys.exit(f"kd failed on {connect}: {p.stderr.strip()}")
-    return took, p.stdout
-
-
 def measure(kd, connect, tmp, size):
+    """Seconds from kd echoing the .writemem command to the end of its progress line,
+    read as kd prints them (one session: connecting and the banner do not count)."""
     out_file = tmp / "mem.bin"
-    base, _ = kd_session(kd, connect, "q\n")
-    with_read, text = kd_session(kd, connect, f".writemem {out_file} {POOL:#x} L?{size:#x}\nq\n")
+    p = subprocess.Popen([kd, "-k", connect], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    p.stdin.write(f".writemem {out_file} {POOL:#x} L?{size:#x}\n")
+    p.stdin.flush()
+    started = None
+    seen = []
+    for line in iter(p.stdout.readline, ""):
+        seen.append(line)
+        if started is None and ".writemem" in line:
+            started = time.monotonic()
+        elif started is not None and line.startswith("Writing"):
+            took = time.monotonic() - started
+            break
+    else:
+        sys.exit(f"kd ended before the transfer did:\n{''.join(seen)}")
+    p.stdin.write("q\n")
+    p.stdin.close()
+    p.wait(60)
     got = out_file.stat().st_size if out_file.exists() else 0
     if got != size:
-        sys.exit(f".writemem wrote {got} bytes, not {size}:\n{text}")
+        sys.exit(f".writemem wrote {got} bytes, not {size}:\n{''.join(seen)}")
     out_file.unlink()
-    return size / max(with_read - base, 1e-9)
+    return size / took
 
 
 def start_kdsim(kdsim, args):
