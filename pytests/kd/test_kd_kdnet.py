@@ -137,6 +137,21 @@ def test_a_target_that_boots_again_is_a_new_session_and_kd_goes_on(sims):
     assert "1 target restarts" in err
 
 
+def test_a_new_kd_takes_over_a_target_whose_debugger_went_away(sims):
+    # UDP has no disconnect: the target learns of the new debugger from its
+    # RESPONSE to a keep-alive POKE, lets the kernel run on (as when a pipe
+    # closes), and the new kd breaks in (-b).
+    port = free_port(HOST, TARGET)
+    sim = sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    connect = f"net:port={port},key={KEY},bind={HOST}"
+    rc, out, err = run_kd(["-k", connect], "r rip\nq\n")
+    assert rc == 0 and "rip=fffff80000401000" in out, err
+    rc, out, err = run_kd(["-b", "-k", connect], "r rip\nq\n")
+    assert rc == 0, err
+    assert re.search(r"rip=fffff800[0-9a-f]{8}", out), out
+    assert "a new debugger" in sim.stop()
+
+
 def test_a_wrong_key_is_one_line_counted_and_the_session_goes_on(sims):
     # A target with the wrong key POKEs kd every 3 s throughout; a right one
     # (on another address) gets a normal session meanwhile.
