@@ -17,7 +17,7 @@ import pytest
 
 from kd_helpers import GOLDEN, Kdsim, normalise, run_kd, tool
 from kdnet_peer import FaultProxy, Peer, free_port, kd_packet, parse_kd_packet
-from test_kd_sessions import BASICS
+from test_kd_sessions import BASICS, BUGCHECK
 
 KEY = "1.2.3.4"
 HOST = "127.0.0.1"
@@ -60,12 +60,18 @@ def golden(name):
     return (GOLDEN / f"{name}.txt").read_text()
 
 
-def test_basics_over_kdnet_match_the_pipe_golden_transcript(sims):
+@pytest.mark.parametrize("name, script, cpus", [
+    ("basics_pipe_1cpu", BASICS, 1),
+    ("basics_pipe_4cpu", BASICS, 4),
+    ("trigger_bug", BUGCHECK, 1),
+])
+def test_kdnet_sessions_match_the_pipe_golden_transcripts(sims, name, script, cpus):
     port = free_port(HOST, TARGET)
-    sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
-    rc, out, err = run_kd(["-k", f"net:port={port},key={KEY},bind={HOST}"], BASICS)
+    sims("--break-on-boot", "--seed", "1", "--cpus", str(cpus),
+         kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    rc, out, err = run_kd(["-k", f"net:port={port},key={KEY},bind={HOST}"], script)
     assert rc == 0, err
-    assert normalise(out) == golden("basics_pipe_1cpu")
+    assert normalise(out) == golden(name)
     assert "0 authentication failures" in err
 
 
