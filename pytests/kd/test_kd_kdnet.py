@@ -179,6 +179,33 @@ def test_a_wrong_key_is_one_line_counted_and_the_session_goes_on(sims):
     assert failures >= 2, err  # counted, each one
 
 
+def test_a_flood_of_forged_and_garbage_datagrams_is_counted_and_the_session_goes_on(sims):
+    port = free_port(HOST, TARGET, "127.0.0.5")
+    sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    kd = subprocess.Popen([str(tool("kd")), "-k", f"net:port={port},key={KEY},bind={HOST}"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kd.stdin.write("r rip\n")
+    kd.stdin.flush()
+    hostile = Peer(("127.0.0.5", port), "9.9.9.9")  # the wrong key
+    rng = random.Random(3)
+    try:
+        for i in range(1500):
+            hostile.send((HOST, port), i % 2, rng.randbytes(rng.randrange(1, 400)), False, key=hostile.root)
+            hostile.sock.sendto(rng.randbytes(rng.randrange(0, 200)), (HOST, port))  # not KDNET at all
+        out, err = kd.communicate("r rip\nq\n", timeout=60)
+    finally:
+        hostile.close()
+        if kd.poll() is None:
+            kd.kill()
+    assert kd.returncode == 0, err
+    assert out.count("rip=fffff80000401000") == 2
+    assert 1 <= out.count("authentication failed from 127.0.0.5") <= 2, out  # rate-limited
+    assert out.count("bad datagram from 127.0.0.5") <= 2, out
+    stats = re.search(r"(\d+) authentication failures, (\d+) malformed, (\d+) not KDNET", err)
+    # Counted, each one that arrived (the kernel drops part of a loopback flood).
+    assert stats and int(stats.group(1)) > 100 and int(stats.group(3)) > 100, err
+
+
 def test_target_option_makes_kd_contact_a_waiting_target(sims):
     port = free_port(HOST, TARGET)
     sims("--break-on-boot", "--seed", "1", kdnet=f"port={port},key={KEY},bind={TARGET}")
