@@ -175,6 +175,9 @@ asio::awaitable<std::expected<std::unique_ptr<io::ByteStream>, std::string>> asy
   io::error_code ec;
   socket.open(udp::v4(), ec);
   if (!ec) socket.bind(udp::endpoint(asio::ip::address_v4(bind_ip), spec.port), ec);
+  // Sends never wait: a datagram the kernel cannot take now is lost like one
+  // the network drops, and the link retransmits.
+  if (!ec) socket.non_blocking(true, ec);
   if (ec)
     co_return Result(std::unexpect, fmt::format("cannot listen for KDNET on UDP {}:{}: {}",
                                                 asio::ip::address_v4(bind_ip).to_string(), spec.port, ec.message()));

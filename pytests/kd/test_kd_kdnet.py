@@ -17,7 +17,7 @@ import pytest
 
 from kd_helpers import GOLDEN, Kdsim, normalise, run_kd, tool
 from kdnet_peer import FaultProxy, Peer, free_port, kd_packet, parse_kd_packet
-from test_kd_sessions import BASICS
+from test_kd_sessions import BASICS, BUGCHECK
 
 KEY = "1.2.3.4"
 HOST = "127.0.0.1"
@@ -60,12 +60,18 @@ def golden(name):
     return (GOLDEN / f"{name}.txt").read_text()
 
 
-def test_basics_over_kdnet_match_the_pipe_golden_transcript(sims):
+@pytest.mark.parametrize("name, script, cpus", [
+    ("basics_pipe_1cpu", BASICS, 1),
+    ("basics_pipe_4cpu", BASICS, 4),
+    ("trigger_bug", BUGCHECK, 1),
+])
+def test_kdnet_sessions_match_the_pipe_golden_transcripts(sims, name, script, cpus):
     port = free_port(HOST, TARGET)
-    sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
-    rc, out, err = run_kd(["-k", f"net:port={port},key={KEY},bind={HOST}"], BASICS)
+    sims("--break-on-boot", "--seed", "1", "--cpus", str(cpus),
+         kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    rc, out, err = run_kd(["-k", f"net:port={port},key={KEY},bind={HOST}"], script)
     assert rc == 0, err
-    assert normalise(out) == golden("basics_pipe_1cpu")
+    assert normalise(out) == golden(name)
     assert "0 authentication failures" in err
 
 
@@ -137,6 +143,21 @@ def test_a_target_that_boots_again_is_a_new_session_and_kd_goes_on(sims):
     assert "1 target restarts" in err
 
 
+def test_a_new_kd_takes_over_a_target_whose_debugger_went_away(sims):
+    # UDP has no disconnect: the target learns of the new debugger from its
+    # RESPONSE to a keep-alive POKE, lets the kernel run on (as when a pipe
+    # closes), and the new kd breaks in (-b).
+    port = free_port(HOST, TARGET)
+    sim = sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    connect = f"net:port={port},key={KEY},bind={HOST}"
+    rc, out, err = run_kd(["-k", connect], "r rip\nq\n")
+    assert rc == 0 and "rip=fffff80000401000" in out, err
+    rc, out, err = run_kd(["-b", "-k", connect], "r rip\nq\n")
+    assert rc == 0, err
+    assert re.search(r"rip=fffff800[0-9a-f]{8}", out), out
+    assert "a new debugger" in sim.stop()
+
+
 def test_a_wrong_key_is_one_line_counted_and_the_session_goes_on(sims):
     # A target with the wrong key POKEs kd every 3 s throughout; a right one
     # (on another address) gets a normal session meanwhile.
@@ -156,6 +177,33 @@ def test_a_wrong_key_is_one_line_counted_and_the_session_goes_on(sims):
     assert out.count("authentication failed") == 1 and line in out.splitlines(), out  # rate-limited: one line
     failures = int(re.search(r"(\d+) authentication failures", err).group(1))
     assert failures >= 2, err  # counted, each one
+
+
+def test_a_flood_of_forged_and_garbage_datagrams_is_counted_and_the_session_goes_on(sims):
+    port = free_port(HOST, TARGET, "127.0.0.5")
+    sims("--break-on-boot", "--seed", "1", kdnet=f"hostip={HOST},port={port},key={KEY},bind={TARGET}")
+    kd = subprocess.Popen([str(tool("kd")), "-k", f"net:port={port},key={KEY},bind={HOST}"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kd.stdin.write("r rip\n")
+    kd.stdin.flush()
+    hostile = Peer(("127.0.0.5", port), "9.9.9.9")  # the wrong key
+    rng = random.Random(3)
+    try:
+        for i in range(1500):
+            hostile.send((HOST, port), i % 2, rng.randbytes(rng.randrange(1, 400)), False, key=hostile.root)
+            hostile.sock.sendto(rng.randbytes(rng.randrange(0, 200)), (HOST, port))  # not KDNET at all
+        out, err = kd.communicate("r rip\nq\n", timeout=60)
+    finally:
+        hostile.close()
+        if kd.poll() is None:
+            kd.kill()
+    assert kd.returncode == 0, err
+    assert out.count("rip=fffff80000401000") == 2
+    assert 1 <= out.count("authentication failed from 127.0.0.5") <= 2, out  # rate-limited
+    assert out.count("bad datagram from 127.0.0.5") <= 2, out
+    stats = re.search(r"(\d+) authentication failures, (\d+) malformed, (\d+) not KDNET", err)
+    # Counted, each one that arrived (the kernel drops part of a loopback flood).
+    assert stats and int(stats.group(1)) > 100 and int(stats.group(3)) > 100, err
 
 
 def test_target_option_makes_kd_contact_a_waiting_target(sims):
