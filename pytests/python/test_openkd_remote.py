@@ -22,9 +22,10 @@ def test_two_clients_see_each_other(kd_session):
         with openkd.RemoteClient.connect(server.client_string, identity="TEST\\alice") as a, \
                 openkd.RemoteClient.connect(server.client_string, identity="TEST\\bob") as b:
             assert len(server.clients()) == 2
-            a.execute(".echo from-alice")
-            b.execute(".echo sync")
-            assert "from-alice" in b.output()
+            assert "from-alice" in a.execute(".echo from-alice")
+            # Everyone sees every command's output: bob gets alice's before his own command ends.
+            seen = b.execute(".echo sync") + b.output()
+            assert "from-alice" in seen
 
 
 def test_remote_client_to_nothing_fails(tmp_path):

@@ -380,14 +380,27 @@ class Debugger(_Closable):
         return self.last_stop
 
     def boot(self, timeout: float = 60.0, until: str = "boot complete") -> Stop:
-        """Lets a just-attached simulated kernel boot (until a DbgPrint containing
-        ``until``), then breaks in: modules and symbols are there afterwards."""
+        """Lets a just-attached simulated kernel boot, then breaks in: modules and
+        symbols are there afterwards. Done at the DbgPrint containing ``until``, or
+        (should a faulty link have lost that print) once the module list shows
+        the boot driver."""
+        deadline = time.monotonic() + timeout
         self.continue_(wait=False)
-        try:
-            self.wait_for_print(until, timeout)
-        finally:
-            self.break_in()
-        return self.wait(timeout)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                self.wait_for_print(until, max(0.1, min(left, 5.0)))
+                break
+            except TimeoutError:
+                self.break_in()
+                self.wait(max(1.0, deadline - time.monotonic()))
+                if len(self.modules()) >= 2 or time.monotonic() >= deadline:
+                    if len(self.modules()) < 2:
+                        raise TimeoutError(f"the target did not boot within {timeout} s") from None
+                    return self.last_stop
+                self.continue_(wait=False)
+        self.break_in()
+        return self.wait(max(1.0, deadline - time.monotonic()))
 
     @property
     def last_stop(self) -> Stop:
