@@ -291,6 +291,22 @@ SessionCounters KdSession::counters() const {
   return f.get();
 }
 
+std::vector<std::string> KdSession::traffic(std::size_t last) const {
+  if (!runner_ || !thread_.joinable()) return {};
+  auto p = std::make_shared<std::promise<std::vector<std::string>>>();
+  auto f = p->get_future();
+  asio::post(const_cast<asio::io_context&>(io_), [this, p, last] {
+    std::vector<std::string> lines;
+    if (runner_) {
+      const auto& t = runner_->session().traffic();
+      for (std::size_t i = t.size() > last ? t.size() - last : 0; i < t.size(); ++i) lines.push_back(to_string(t[i]));
+    }
+    p->set_value(std::move(lines));
+  });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+  return f.get();
+}
+
 std::string KdSession::transport_description() const {
   if (!runner_ || !thread_.joinable()) return {};
   auto p = std::make_shared<std::promise<std::string>>();

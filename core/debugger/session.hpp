@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/debugger/file_server.hpp"
 #include "core/debugger/host_runner.hpp"
@@ -66,6 +67,8 @@ public:
   /// while a prompt waits or another thread waits in a call (it gets an Error).
   void close();
   SessionCounters counters() const;
+  /// The tail of the session's traffic record (HostSession::traffic), one line per packet, oldest first.
+  std::vector<std::string> traffic(std::size_t last) const;
   std::string transport_description() const;
   void set_kdfiles(std::map<std::string, std::string> files);
   /// Answers the DbgPrompt that on_prompt announced with this id.

@@ -99,3 +99,5 @@ def test_failing_test_report_shows_kd_traffic(tmp_path):
     assert "openkd KD traffic" in r.stdout
     assert "ReadVirtualMemory 0xfffff80000400000 L0x40 -> ok" in r.stdout
     assert "GetContext" in r.stdout
+    assert "openkd KD packets" in r.stdout
+    assert "<- KD_STATE_MANIPULATE id 0x" in r.stdout and "GetContext status 00000000" in r.stdout

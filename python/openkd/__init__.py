@@ -530,8 +530,14 @@ class Debugger(_Closable):
         return self._d.counters()
 
     def traffic(self, last: int = 50) -> List[str]:
-        """The tail of the decoded KD traffic (request, API, status): bounded, newest last."""
+        """The tail of the requests this debugger made (API, arguments, outcome) and the
+        stops it saw: bounded (512), newest last."""
         return self._d.traffic(last)
+
+    def packets(self, last: int = 50) -> List[str]:
+        """The tail of the session's decoded KD packets (direction, packet type, id, API,
+        status, length): the session keeps the last 256, newest last."""
+        return self._d.packets(last)
 
     @property
     def processors(self) -> int:

@@ -101,11 +101,13 @@ def pytest_runtest_makereport(item, call):
             continue
         try:
             tail = dbg.traffic(lines)
+            packets = dbg.packets(lines)
             counters = dbg.counters()
         except Exception as e:  # the report must not fail because the session did
             report.sections.append((f"openkd debugger {dbg._serial}", f"(no traffic record: {e})"))
             continue
         figures = ", ".join(f"{k}={counters[k]}" for k in ("packets_sent", "packets_received", "retransmissions",
                                                            "resyncs", "bad_checksums") if k in counters)
-        report.sections.append((f"openkd KD traffic (debugger {dbg._serial}, last {len(tail)})",
+        report.sections.append((f"openkd KD traffic (debugger {dbg._serial}: last {len(tail)} requests)",
                                 "\n".join(tail) + f"\n[{figures}]"))
+        report.sections.append((f"openkd KD packets (debugger {dbg._serial}: last {len(packets)})", "\n".join(packets)))

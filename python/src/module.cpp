@@ -229,6 +229,7 @@ PYBIND11_MODULE(_openkd, m) {
       .def("last_stop", [](PyDebugger& d) { return stop_dict(d.last_stop()); })
       .def("counters", &PyDebugger::counters, release())
       .def("traffic", &PyDebugger::traffic, release())
+      .def("packets", &PyDebugger::packets, release())
       .def("processors", &PyDebugger::processors)
       .def("transport", &PyDebugger::transport)
       .def("set_breakpoint", &PyDebugger::set_breakpoint, release())

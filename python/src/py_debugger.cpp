@@ -611,6 +611,9 @@ std::optional<std::uint64_t> PyDebugger::address(const std::string& name) { retu
 StopInfo PyDebugger::last_stop() { return core_->last_stop(); }
 std::map<std::string, std::uint64_t> PyDebugger::counters() const { return core_->counters(); }
 std::vector<std::string> PyDebugger::traffic(std::size_t n) const { return core_->traffic_.tail(n); }
+std::vector<std::string> PyDebugger::packets(std::size_t n) const {
+  return core_->closed() ? std::vector<std::string>{} : core_->session_->traffic(n);
+}
 std::uint32_t PyDebugger::processors() const { return core_->session_->number_processors(); }
 std::string PyDebugger::transport() const { return core_->session_->transport_description(); }
 std::pair<unsigned, std::uint64_t> PyDebugger::set_breakpoint(const std::string& e) { return core_->set_breakpoint(e); }

@@ -138,6 +138,8 @@ public:
   StopInfo last_stop();
   std::map<std::string, std::uint64_t> counters() const;
   std::vector<std::string> traffic(std::size_t n) const;
+  /// The session's packet record (core/debugger HostSession::traffic): packet, id, API, status.
+  std::vector<std::string> packets(std::size_t n) const;
   std::uint32_t processors() const;
   std::string transport() const;
 
