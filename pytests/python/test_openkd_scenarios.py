@@ -10,6 +10,7 @@ import pytest
 import openkd
 
 POOL = 0xFFFFF80010000000  # simulator/machine.hpp kPoolBase: 64 MiB of mapped pool
+ONE_AND_FOUR = pytest.mark.parametrize("cpus", [1, 4])
 
 
 def run_to_breakpoint(dbg, bp, timeout=60):
@@ -19,8 +20,10 @@ def run_to_breakpoint(dbg, bp, timeout=60):
     return stop
 
 
-def test_breakpoint_by_symbol_hits_and_registers(kd_session, kdsim):
+@ONE_AND_FOUR
+def test_breakpoint_by_symbol_hits_and_registers(kd_session, kdsim, cpus):
     dbg = kd_session
+    assert dbg.processors == kdsim.cpus == cpus
     bp = dbg.set_breakpoint("nt!KeDelayExecutionThread")
     assert bp.address == dbg.address("nt!KeDelayExecutionThread") == kdsim.symbol("nt!KeDelayExecutionThread")
     assert bp.hits == 0
@@ -49,7 +52,8 @@ def test_breakpoint_pass_count_counts_every_hit(kd_session):
     assert bp.hits == 1
 
 
-def test_step_moves_one_instruction(kd_session, kdsim):
+@ONE_AND_FOUR
+def test_step_moves_one_instruction(kd_session, kdsim, cpus):
     dbg = kd_session
     bp = dbg.set_breakpoint("nt!KeDelayExecutionThread")
     stop = run_to_breakpoint(dbg, bp)
@@ -82,7 +86,8 @@ def test_module_load_and_unload_events(kd_session):
     assert any(e.stop.reason == "module_load" for e in events)
 
 
-def test_dbgprint_capture(kd_session, kdsim):
+@ONE_AND_FOUR
+def test_dbgprint_capture(kd_session, kdsim, cpus):
     dbg = kd_session
     for _ in dbg.prints():  # what boot printed
         pass
@@ -102,7 +107,8 @@ def test_dbgprint_capture(kd_session, kdsim):
     assert "openkd-test: hello from the test\n" in got
 
 
-def test_bug_check(kd_session, kdsim):
+@ONE_AND_FOUR
+def test_bug_check(kd_session, kdsim, cpus):
     dbg = kd_session
     kdsim.trigger_bug()
     stop = dbg.continue_(timeout=60)
@@ -128,7 +134,8 @@ def test_trigger_break(kd_session, kdsim):
     assert dbg.symbol(stop.address).startswith("nt!DbgBreakPoint")
 
 
-def test_memory_ground_truth_after_writes(kd_session, kdsim):
+@ONE_AND_FOUR
+def test_memory_ground_truth_after_writes(kd_session, kdsim, cpus):
     dbg = kd_session
     pattern = bytes((i * 7 + 3) & 0xFF for i in range(3 * 4096 + 123))
     address = POOL + 0x3FF000 + 17
@@ -156,8 +163,9 @@ def test_errors_carry_kd_messages(kd_session):
     assert dbg.registers()["rax"] == 0x1234
 
 
+@ONE_AND_FOUR
 @pytest.mark.faults("drop=0.02,corrupt=0.02,dup=0.01,seed=11")
-def test_memory_survives_link_faults(kd_session, kdsim):
+def test_memory_survives_link_faults(kd_session, kdsim, cpus):
     dbg = kd_session
     for i in range(20):
         data = bytes([(i + j) & 0xFF for j in range(2048)])

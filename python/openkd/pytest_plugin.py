@@ -7,6 +7,7 @@ Enable it with ``-p openkd.pytest_plugin`` (or installed, through its
   temporary directory (nothing shared between tests or xdist workers).
 - ``kd_session``: a Debugger attached to ``kdsim``, booted and broken in.
 - ``kd_remote``: a remoting server on ``kd_session`` with a client attached.
+- ``cpus``: the simulator's processors (parametrize it: ``@pytest.mark.parametrize("cpus", [1, 4])``).
 - ``faults``: the link fault spec of the test (``@pytest.mark.faults("drop=0.01,seed=3")``
   or ``@pytest.mark.parametrize("faults", [...], indirect=True)``), None without.
 
@@ -54,9 +55,18 @@ def faults(request):
 
 
 @pytest.fixture
-def kdsim(request, faults):
+def cpus(request):
+    """Processors of the test's simulator: ``@pytest.mark.parametrize("cpus", [1, 4])``,
+    ``@pytest.mark.openkd(cpus=N)`` or ``--openkd-cpus`` (default 1)."""
+    if hasattr(request, "param"):
+        return request.param
+    return _setting(request, "cpus", request.config.getoption("openkd_cpus", 1))
+
+
+@pytest.fixture
+def kdsim(request, faults, cpus):
     """A fresh simulated kernel listening on its own socket (closed after the test)."""
-    sim = openkd.Simulator(cpus=_setting(request, "cpus", request.config.getoption("openkd_cpus", 1)),
+    sim = openkd.Simulator(cpus=cpus,
                            seed=_setting(request, "seed", request.config.getoption("openkd_seed", 0)),
                            faults=faults, boot_options=_setting(request, "boot_options", ""))
     sim.listen()
