@@ -235,3 +235,15 @@ def test_ctrl_c_breaks_in(kd_session):
     assert not dbg.running
     assert dbg.last_stop.reason == "break"
     assert len(dbg.read_virtual(POOL, 16)) == 16
+
+
+def test_physical_memory_is_the_same_bytes(kd_session, kdsim):
+    import re
+    dbg = kd_session
+    # kd's own page walk names the physical page behind the pool's first page.
+    pte = re.findall(r"contains ([0-9A-Fa-f]{16})", dbg.execute(f"!pte {POOL:x}"))[-1]
+    physical = int(pte, 16) & 0x000FFFFFFFFFF000
+    dbg.write_virtual(POOL + 0x40, b"virtual->physical")
+    assert dbg.read_physical(physical + 0x40, 17) == b"virtual->physical"
+    dbg.write_physical(physical + 0x80, b"physical->virtual")
+    assert kdsim.read_memory(POOL + 0x80, 17) == b"physical->virtual"
