@@ -44,6 +44,24 @@ def test_silent_target_times_out():
     srv.close()
 
 
+def test_ctrl_c_ends_an_attach_that_waits():
+    import _thread
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        openkd.Debugger.connect(f"com:ipport={port},port=127.0.0.1", timeout=30)
+    assert time.monotonic() - t0 < 5
+    timer.join()
+    srv.close()
+
+
 def test_in_process_sim_target():
     with openkd.Debugger.connect("sim:cpus=2,seed=3") as dbg:
         assert dbg.processors == 2

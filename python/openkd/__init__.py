@@ -312,8 +312,17 @@ class Debugger(_Closable):
             if boot_options is None:
                 boot_options = conn.boot_options
             conn = conn.connect_string or conn.listen()
-        core = _openkd._Debugger(conn, timeout, request_timeout, boot_options or "", break_on_module_load,
+        core = _openkd._Debugger(conn, request_timeout, boot_options or "", break_on_module_load,
                                  memory, faults or "", _kernel_dir())
+        # The first stop, waited for in slices so Ctrl-C (KeyboardInterrupt) ends the attempt.
+        deadline = time.monotonic() + timeout
+        try:
+            while not core.attach(0.05):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"no answer from the target on '{conn}' within {timeout} s (is it there?)")
+        except BaseException:
+            core.close()
+            raise
         return cls(core, sim)
 
     # ---- running and stopping -------------------------------------------------

@@ -181,12 +181,11 @@ PYBIND11_MODULE(_openkd, m) {
       .def("close", &SimHost::close, release());
 
   pyb::class_<PyDebugger, std::shared_ptr<PyDebugger>>(m, "_Debugger")
-      .def(pyb::init([](const std::string& connect, double timeout, double request_timeout,
+      .def(pyb::init([](const std::string& connect, double request_timeout,
                         const std::string& boot_options, bool break_on_module_load, std::uint64_t memory,
                         const std::string& faults, const std::string& kernel_dir) {
              DebuggerOptions o;
              o.connect = connect;
-             o.timeout = ms(timeout);
              o.request_timeout = ms(request_timeout);
              o.boot_options = boot_options;
              o.break_on_module_load = break_on_module_load;
@@ -196,8 +195,12 @@ PYBIND11_MODULE(_openkd, m) {
              pyb::gil_scoped_release r;
              return std::make_shared<PyDebugger>(std::move(o));
            }),
-           pyb::arg("connect"), pyb::arg("timeout"), pyb::arg("request_timeout"), pyb::arg("boot_options"),
+           pyb::arg("connect"), pyb::arg("request_timeout"), pyb::arg("boot_options"),
            pyb::arg("break_on_module_load"), pyb::arg("memory"), pyb::arg("faults"), pyb::arg("kernel_dir"))
+      .def("attach", [](PyDebugger& d, double slice) {
+        pyb::gil_scoped_release r;
+        return d.attach(ms(slice));
+      })
       .def("start_job", &PyDebugger::start_job, release())
       .def("wait_job", [](PyDebugger& d, double slice) {
         pyb::gil_scoped_release r;

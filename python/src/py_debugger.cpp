@@ -224,13 +224,18 @@ public:
         }});
     if (auto r = session_->start(); !r) throw to_kd_error(r.error());
     session_->request_break();
-    auto first = session_->wait_for_stop(options_.timeout);
+  }
+
+  /// Waits up to `slice` for the first stop (so the caller can honour Ctrl-C
+  /// between slices); true once attached. Throws when the target is gone.
+  bool attach(std::chrono::milliseconds slice) {
+    check_open();
+    std::lock_guard lock(target_mutex_);
+    if (engine_) return true;
+    auto first = session_->wait_for_stop(slice);
     if (!first) {
-      auto e = to_kd_error(first.error());
-      if (first.error().kind == debugger::ErrorKind::Timeout)
-        e = KdError(Kind::Timeout, fmt::format("no answer from the target on '{}' within {} ms (is it there?)",
-                                               options_.connect, options_.timeout.count()));
-      throw e;
+      if (first.error().kind == debugger::ErrorKind::Timeout) return false;
+      throw to_kd_error(first.error());
     }
     traffic_.add(fmt::format("attached: {} processor(s), stopped at {:#x}", session_->number_processors(),
                              first->change.program_counter));
@@ -242,6 +247,8 @@ public:
     engine_->report_stop(*first);
     (void)output_.take();
     on_stop(*first);
+    attached_ = true;
+    return true;
   }
 
   ~DebuggerCore() { close(); }
@@ -282,12 +289,13 @@ public:
   }
   void check_stopped() {
     check_open();
+    if (!attached_) throw KdError(Kind::Running, "not attached yet: the target has not stopped");
     if (resuming_) throw KdError(Kind::Running, "the target is running: call wait() or break_in() first");
   }
 
   // ---- jobs
   void start_job(std::string line, bool resumes) {
-    check_open();
+    check_stopped();
     std::lock_guard lock(job_mutex_);
     if (job_active_) throw KdError(Kind::Running, "another command is still running: call wait() first");
     if (job_.joinable()) job_.join();
@@ -571,6 +579,7 @@ private:
   std::unique_ptr<debugger::SymbolTable> symbols_;
   std::unique_ptr<commands::Engine> engine_;
   std::optional<std::uint64_t> bugcheck_break_;
+  std::atomic<bool> attached_{false};
 
   std::mutex target_mutex_;  // engine, module list, symbols, target calls
   std::mutex state_mutex_;
@@ -592,6 +601,7 @@ private:
 PyDebugger::PyDebugger(DebuggerOptions options) : core_(std::make_unique<DebuggerCore>(std::move(options))) {
   core_->open();
 }
+bool PyDebugger::attach(std::chrono::milliseconds slice) { return core_->attach(slice); }
 PyDebugger::~PyDebugger() { close(); }
 void PyDebugger::start_job(std::string line, bool resumes) { core_->start_job(std::move(line), resumes); }
 bool PyDebugger::wait_job(std::chrono::milliseconds slice) { return core_->wait_job(slice); }

@@ -97,7 +97,6 @@ private:
 
 struct DebuggerOptions {
   std::string connect;  // any -k string, sim: included
-  std::chrono::milliseconds timeout{30000};          // to attach (open + first stop)
   std::chrono::milliseconds request_timeout{10000};  // each request
   std::string boot_options;  // the answer to the target's DbgPrompt (simkrnl asks for boot options)
   bool break_on_module_load = false;
@@ -108,7 +107,10 @@ class DebuggerCore;
 
 class PyDebugger {
 public:
-  explicit PyDebugger(DebuggerOptions options);  // opens and waits for the first stop; throws KdError
+  /// Opens the transport and asks the target to stop; throws KdError.
+  explicit PyDebugger(DebuggerOptions options);
+  /// Waits up to `slice` for the first stop; true once attached (then every call works).
+  bool attach(std::chrono::milliseconds slice);
   ~PyDebugger();
   PyDebugger(const PyDebugger&) = delete;
   PyDebugger& operator=(const PyDebugger&) = delete;
