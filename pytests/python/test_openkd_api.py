@@ -65,11 +65,14 @@ def test_ctrl_c_ends_an_attach_that_waits():
 def test_in_process_sim_target():
     with openkd.Debugger.connect("sim:cpus=2,seed=3") as dbg:
         assert dbg.processors == 2
-        truth = dbg.sim_ground_truth()
-        assert truth.instruction_count() == 0  # held at its first instruction
+        truth = dbg.simulator
+        assert truth.cpus == 2
+        assert truth.instruction_count == 0  # held at its first instruction
         assert dbg.registers()["rip"] == truth.registers(0)["rip"]
         dbg.boot()
-        assert truth.instruction_count() > 0
+        assert truth.instruction_count > 0
+        truth.trigger_break()
+        assert dbg.continue_(timeout=60).reason == "break"
         names = [m.name for m in dbg.modules()]
         assert names[:2] == ["nt", "simdrv"]
 

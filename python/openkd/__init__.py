@@ -199,7 +199,15 @@ class Simulator(_Closable):
         if driver_cycle:
             opts.append(f"load={int(driver_cycle[0])} loaded={int(driver_cycle[1])}")
         self.boot_options = " ".join(opts)
+        self._owned = True
         self._s = _openkd._Simulator(cpus, seed, memory, build, self.faults, break_on_boot, _kernel_dir())
+
+    @classmethod
+    def _view(cls, raw) -> "Simulator":
+        """The simulator a ``sim:`` Debugger runs in process (the Debugger owns and closes it)."""
+        sim = cls.__new__(cls)
+        sim._s, sim._owned, sim.cpus, sim.seed, sim.faults, sim.boot_options = raw, False, raw.cpus, None, "", ""
+        return sim
 
     def listen(self, where: Optional[str] = None) -> str:
         """Listens for one debugger at a time and returns its ``-k`` string.
@@ -263,8 +271,9 @@ class Simulator(_Closable):
         return self._s.console()
 
     def close(self) -> None:
-        """Stops the simulator and its listener (idempotent)."""
-        self._s.close()
+        """Stops the simulator and its listener (idempotent; a ``sim:`` Debugger's own closes with it)."""
+        if self._owned:
+            self._s.close()
         self._remove_tempdir()
 
     def __del__(self):
@@ -323,6 +332,8 @@ class Debugger(_Closable):
         except BaseException:
             core.close()
             raise
+        if sim is None and core.simulator() is not None:
+            sim = Simulator._view(core.simulator())
         return cls(core, sim)
 
     # ---- running and stopping -------------------------------------------------
@@ -554,12 +565,9 @@ class Debugger(_Closable):
 
     @property
     def simulator(self) -> Optional[Simulator]:
-        """The Simulator this debugger was connected to with, if any."""
+        """The Simulator behind this debugger: the one it was connected with, or for a
+        ``sim:`` string the one it runs in process (ground truth and scenario controls)."""
         return self._simulator
-
-    def sim_ground_truth(self):
-        """For ``sim:`` targets: the in-process simulator's ground truth (read_memory, registers, ...)."""
-        return self._d.simulator()
 
     # ---- lifetime ------------------------------------------------------------------
     @property
