@@ -31,3 +31,17 @@ def test_two_clients_see_each_other(kd_session):
 def test_remote_client_to_nothing_fails(tmp_path):
     with pytest.raises(openkd.ConnectionError):
         openkd.RemoteClient.connect(f"npipe:pipe={tmp_path}/none.sock", timeout=2)
+
+
+def test_a_client_leaves_while_its_command_runs(kd_session):
+    import time
+    with openkd.RemoteServer(kd_session) as server:
+        client = openkd.RemoteClient.connect(server.client_string)
+        with pytest.raises(openkd.TimeoutError):
+            client.execute("g", timeout=1)  # the target runs on
+        t0 = time.monotonic()
+        client.close()
+        assert time.monotonic() - t0 < 5
+        kd_session.break_in()
+        time.sleep(0.5)
+    assert kd_session.registers()["rip"]

@@ -196,8 +196,9 @@ void RemoteClientHost::close() {
     if (closed_) return;
     closed_ = true;
   }
-  if (to_client_ && !finished_) write_line(".remote_exit");
-  to_client_ = io::Fd();  // end of input: the client leaves once its commands ran
+  // Ctrl-B: the client leaves at once, even with a command still running (a `g`).
+  if (to_client_ && !finished_) [[maybe_unused]] auto n = ::write(to_client_.get(), "\x02", 1);
+  to_client_ = io::Fd();
   if (thread_.joinable()) thread_.join();
   if (reader_.joinable()) reader_.join();
 }
