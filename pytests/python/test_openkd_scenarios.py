@@ -247,3 +247,12 @@ def test_physical_memory_is_the_same_bytes(kd_session, kdsim):
     assert dbg.read_physical(physical + 0x40, 17) == b"virtual->physical"
     dbg.write_physical(physical + 0x80, b"physical->virtual")
     assert kdsim.read_memory(POOL + 0x80, 17) == b"physical->virtual"
+
+
+def test_large_transfers_match_ground_truth(kd_session, kdsim):
+    dbg = kd_session
+    data = bytes((i * 131 + (i >> 12)) & 0xFF for i in range(3 * 1024 * 1024 + 5))
+    assert dbg.write_virtual(POOL + 0x800000, data) == len(data)
+    assert dbg.read_virtual(POOL + 0x800000, len(data)) == data
+    assert kdsim.read_memory(POOL + 0x800000, len(data)) == data
+    assert dbg.write_virtual(POOL, b"") == 0

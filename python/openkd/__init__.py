@@ -433,21 +433,33 @@ class Debugger(_Closable):
         return self._d.job_active()
 
     # ---- memory and registers ---------------------------------------------------
+    # Large transfers go in 1 MiB pieces: Ctrl-C is seen between them.
+    _PIECE = 1 << 20
+
+    def _read(self, fn, address: int, size: int) -> bytes:
+        if size <= self._PIECE:
+            return fn(address, size)
+        return b"".join(fn(address + off, min(self._PIECE, size - off)) for off in range(0, size, self._PIECE))
+
+    def _write(self, fn, address: int, data: bytes) -> int:
+        data = bytes(data)
+        return sum(fn(address + off, data[off:off + self._PIECE]) for off in range(0, len(data), self._PIECE))
+
     def read_virtual(self, address: int, size: int) -> bytes:
         """Reads target virtual memory (all of it, or TargetError with the failing address)."""
-        return self._d.read_virtual(address, size)
+        return self._read(self._d.read_virtual, address, size)
 
     def write_virtual(self, address: int, data: bytes) -> int:
         """Writes target virtual memory; returns the bytes written."""
-        return self._d.write_virtual(address, bytes(data))
+        return self._write(self._d.write_virtual, address, data)
 
     def read_physical(self, address: int, size: int) -> bytes:
         """Reads target physical memory."""
-        return self._d.read_physical(address, size)
+        return self._read(self._d.read_physical, address, size)
 
     def write_physical(self, address: int, data: bytes) -> int:
         """Writes target physical memory; returns the bytes written."""
-        return self._d.write_physical(address, bytes(data))
+        return self._write(self._d.write_physical, address, data)
 
     def registers(self) -> Dict[str, int]:
         """The current processor's registers: rax..r15, rip, efl, segments, dr0-dr7."""
