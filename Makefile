@@ -38,8 +38,12 @@ ctest: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # pytest exits 5 when it collects nothing; that is not a failure while pytests/ grows.
+# PYTHONPATH finds the openkd package in the build tree; its pytest plugin is
+# loaded when the package was built (pybind11 present).
 pytest: build
-	OPENKD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -n $(JOBS) -q pytests; rc=$$?; \
+	plugin=$$(ls $(BUILD)/python/openkd/_openkd*.so >/dev/null 2>&1 && echo "-p openkd.pytest_plugin"); \
+	PYTHONPATH=$(abspath $(BUILD))/python$${PYTHONPATH:+:$$PYTHONPATH} OPENKD_BUILD=$(abspath $(BUILD)) \
+	  $(PYTHON) -m pytest $$plugin -n $(JOBS) -q pytests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 test: ctest pytest fuzz-smoke

@@ -21,6 +21,13 @@ std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std
                                                                           std::move(description));
 }
 
+asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_dup(int fd, std::string description) {
+  auto ex = co_await asio::this_coro::executor;
+  int mine = ::dup(fd);
+  if (mine < 0) co_return std::unexpected("cannot reach " + description);
+  co_return stream_from_fd(ex, mine, std::move(description));
+}
+
 asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_stream(const ConnectSpec& spec) {
   auto ex = co_await asio::this_coro::executor;
   using Result = std::expected<std::unique_ptr<ByteStream>, std::string>;

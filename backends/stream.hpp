@@ -30,6 +30,10 @@ asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_o
 /// Wraps a connected descriptor (socketpair end, accepted socket) as a ByteStream; takes ownership.
 std::unique_ptr<ByteStream> stream_from_fd(asio::any_io_executor ex, int fd, std::string description);
 
+/// A fresh stream on a dup() of `fd` (which the caller keeps): how kd and the
+/// Python API reopen the in-process simulator's socketpair end.
+asio::awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> async_open_dup(int fd, std::string description);
+
 /// Opens a serial device (libserialport) or pseudo-terminal (termios): raw,
 /// 8N1, the given baud, no flow control, locked (backends/serial_port.hpp).
 std::expected<int, std::string> open_serial_fd(const std::string& path, std::uint32_t baud);

@@ -114,6 +114,10 @@ public:
   /// there is stepped over); not handled = dispatch to KiUnhandledException.
   void resume_exception(bool handled);
   void complete_print();
+  /// Scenario control (tests, the Python API): `text` reaches the debugger as
+  /// if CPU `cpu` had called DbgPrint, before anything else runs. False while
+  /// another event is pending (try again after the next slice).
+  bool post_print(unsigned cpu, std::string text);
   void complete_symbols();
   void complete_prompt(std::string_view reply);
   void complete_file_open(std::uint32_t status, std::uint64_t size);

@@ -134,6 +134,13 @@ std::optional<MachineEvent> Machine::service(unsigned i) {
   }
 }
 
+bool Machine::post_print(unsigned cpu, std::string text) {
+  if (pending_ || cpu >= cpu_count()) return false;
+  if (text.size() > kMaxPrint) text.resize(kMaxPrint);
+  pending_ = MachineEvent{cpu, PrintEvent{std::move(text)}};
+  return true;
+}
+
 void Machine::complete_print() {
   if (pending_ && std::holds_alternative<PrintEvent>(pending_->detail)) pending_.reset();
 }

@@ -32,6 +32,7 @@ void Engine::invalidate() { core_->forget_everything(); }
 void Engine::request_cancel() { core_->cancel_requested.store(true); }
 const std::map<std::string, std::string>& Engine::kdfiles() const { return core_->kdfiles; }
 const EngineOptions& Engine::options() const { return core_->options; }
+const BreakpointTable& Engine::breakpoints() const { return core_->breakpoints; }
 
 // ---- EngineCore ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/commands/breakpoints.hpp"
 #include "core/commands/command_family.hpp"
 #include "core/commands/output.hpp"
 #include "core/debugger/target.hpp"
@@ -62,6 +63,8 @@ public:
   /// `.kdfiles` map: target driver path (lowercase) -> host file, for KD_FILE_IO.
   const std::map<std::string, std::string>& kdfiles() const;
   const EngineOptions& options() const;
+  /// The breakpoint list (bp, ba, bl): for callers that show or track breakpoints (the Python API).
+  const BreakpointTable& breakpoints() const;
 
 private:
   std::unique_ptr<EngineCore> core_;

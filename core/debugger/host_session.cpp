@@ -28,6 +28,19 @@ std::string api_label(std::uint32_t api) {
   return n ? std::string(*n) : fmt::format("API {:#x}", api);
 }
 
+std::string to_string(const TrafficEntry& e) {
+  using wire::kdcom::PacketType;
+  std::string s = fmt::format("{} {}", e.outgoing ? "->" : "<-", wire::kdcom::to_string(e.type));
+  if (!e.outgoing) s += fmt::format(" id {:#x}", e.id);
+  if (e.type == PacketType::StateManipulate) {
+    s += " " + api_label(e.api);
+    if (!e.outgoing) s += fmt::format(" status {:08x}", e.status);
+  } else if (e.api) {
+    s += fmt::format(" {:#x}", e.api);
+  }
+  return s + fmt::format(" len {}", e.length);
+}
+
 link::LinkConfig HostConfig::link_config() const {
   auto c = link::LinkConfig::host(scheme);
   c.turn_taking = true;  // a debugger session: requests and replies take turns
@@ -198,6 +211,7 @@ std::optional<TimePoint> HostSession::next_deadline() const {
 // ---------------------------------------------------------------- internals
 
 void HostSession::send(PacketType type, wire::Bytes body, Sent what, TimePoint now, link::Replay replay) {
+  record(true, type, 0, body);
   if (auto r = link_.send(type, std::move(body), now, replay); !r) {
     if (what == Sent::Request)
       fail_pending(Error{fmt::format("cannot send the request: {}", link::to_string(r.error())), 0,
@@ -208,6 +222,16 @@ void HostSession::send(PacketType type, wire::Bytes body, Sent what, TimePoint n
   }
   sent_.push_back(what);
   drain_link(now);
+}
+
+void HostSession::record(bool outgoing, PacketType type, std::uint32_t id, wire::ByteView body) {
+  TrafficEntry e{outgoing, type, id, peek_api(body).value_or(0), 0, static_cast<std::uint32_t>(body.size())};
+  // DBGKD_MANIPULATE_STATE64: ReturnStatus at offset 8 (docs/protocol.md section 2).
+  if (type == PacketType::StateManipulate && body.size() >= 12)
+    e.status = std::uint32_t(body[8]) | std::uint32_t(body[9]) << 8 | std::uint32_t(body[10]) << 16 |
+               std::uint32_t(body[11]) << 24;
+  if (traffic_.size() >= kTrafficRecord) traffic_.pop_front();
+  traffic_.push_back(e);
 }
 
 void HostSession::drain_link(TimePoint now) {
@@ -242,6 +266,7 @@ void HostSession::drain_link(TimePoint now) {
 }
 
 void HostSession::on_packet(const Packet& p, TimePoint) {
+  record(false, p.type, p.id, p.body);
   switch (p.type) {
     case PacketType::StateChange64: on_state_change(p); return;
     case PacketType::StateManipulate: on_manipulate(p); return;

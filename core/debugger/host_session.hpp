@@ -114,6 +114,19 @@ struct HostCounters {
   std::uint64_t file_requests = 0;
 };
 
+/// One data packet as the session saw it, for a bounded traffic record (the
+/// Python API shows its tail when a test fails). Cheap: no body is kept.
+struct TrafficEntry {
+  bool outgoing = false;
+  wire::kdcom::PacketType type = wire::kdcom::PacketType::Unused;
+  std::uint32_t id = 0;      // the packet id (received packets; 0 for sent ones: the link numbers them)
+  std::uint32_t api = 0;     // StateManipulate: ApiNumber; DebugIo/FileIo: their ApiNumber; StateChange: NewState
+  std::uint32_t status = 0;  // StateManipulate replies: ReturnStatus
+  std::uint32_t length = 0;  // body bytes
+};
+/// "-> KD_STATE_MANIPULATE ReadVirtualMemory len 56", "<- KD_STATE_MANIPULATE id 0x80800001 ReadVirtualMemory status 00000000 len 1246".
+std::string to_string(const TrafficEntry& e);
+
 class HostSession {
 public:
   explicit HostSession(HostConfig config = {});
@@ -165,8 +178,12 @@ public:
   const link::LinkCounters& link_counters() const { return link_.counters(); }
   const HostCounters& counters() const { return counters_; }
   const HostConfig& config() const { return config_; }
+  /// The last data packets sent and received (at most kTrafficRecord), oldest first.
+  const std::deque<TrafficEntry>& traffic() const { return traffic_; }
+  static constexpr std::size_t kTrafficRecord = 256;
 
 private:
+  void record(bool outgoing, wire::kdcom::PacketType type, std::uint32_t id, wire::ByteView body);
   struct Pending {
     RequestId id = 0;
     Expect expect = Expect::Reply;
@@ -205,6 +222,7 @@ private:
   std::size_t print_bytes_queued_ = 0;
   std::size_t notices_queued_ = 0;
   HostCounters counters_;
+  std::deque<TrafficEntry> traffic_;  // bounded by kTrafficRecord
 };
 
 /// "ReadVirtualMemory" or "API 0x3199".

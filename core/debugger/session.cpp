@@ -280,33 +280,42 @@ bool KdSession::running() const {
   return running_;
 }
 
+template <class T>
+T KdSession::ask_io_thread(std::function<T(HostRunner&)> fn) const {
+  // The answer comes from the I/O thread, which owns the runner; the promise is
+  // always kept (a default value when the runner is gone), and the wait has a deadline.
+  if (!runner_ || !thread_.joinable()) return T{};
+  auto p = std::make_shared<std::promise<T>>();
+  auto f = p->get_future();
+  asio::post(const_cast<asio::io_context&>(io_), [this, p, fn = std::move(fn)] {
+    p->set_value(runner_ ? fn(*runner_) : T{});
+  });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return T{};
+  return f.get();
+}
+
 SessionCounters KdSession::counters() const {
-  SessionCounters c;
-  if (!runner_ || !thread_.joinable()) return c;
-  auto p = std::make_shared<std::promise<SessionCounters>>();
-  auto f = p->get_future();
-  asio::post(const_cast<asio::io_context&>(io_), [this, p] {
-    if (runner_) p->set_value(SessionCounters{runner_->session().link_counters(), runner_->session().counters(),
-                                runner_->counters()});
+  return ask_io_thread<SessionCounters>([](HostRunner& r) {
+    return SessionCounters{r.session().link_counters(), r.session().counters(), r.counters()};
   });
-  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return c;
-  return f.get();
 }
 
-std::string KdSession::runner_text(std::string (HostRunner::*what)() const) const {
-  if (!runner_ || !thread_.joinable()) return {};
-  auto p = std::make_shared<std::promise<std::string>>();
-  auto f = p->get_future();
-  asio::post(const_cast<asio::io_context&>(io_), [this, p, what] {
-    if (runner_) p->set_value((runner_.get()->*what)());
+std::vector<std::string> KdSession::traffic(std::size_t last) const {
+  return ask_io_thread<std::vector<std::string>>([last](HostRunner& r) {
+    std::vector<std::string> lines;
+    const auto& t = r.session().traffic();
+    for (std::size_t i = t.size() > last ? t.size() - last : 0; i < t.size(); ++i) lines.push_back(to_string(t[i]));
+    return lines;
   });
-  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
-  return f.get();
 }
 
-std::string KdSession::transport_description() const { return runner_text(&HostRunner::describe); }
+std::string KdSession::transport_description() const {
+  return ask_io_thread<std::string>([](HostRunner& r) { return r.describe(); });
+}
 
-std::string KdSession::transport_statistics() const { return runner_text(&HostRunner::transport_statistics); }
+std::string KdSession::transport_statistics() const {
+  return ask_io_thread<std::string>([](HostRunner& r) { return r.transport_statistics(); });
+}
 
 void KdSession::set_kdfiles(std::map<std::string, std::string> files) {
   if (!thread_.joinable()) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/debugger/file_server.hpp"
 #include "core/debugger/host_runner.hpp"
@@ -66,6 +67,8 @@ public:
   /// while a prompt waits or another thread waits in a call (it gets an Error).
   void close();
   SessionCounters counters() const;
+  /// The tail of the session's traffic record (HostSession::traffic), one line per packet, oldest first.
+  std::vector<std::string> traffic(std::size_t last) const;
   std::string transport_description() const;
   /// The transport's own counters as one line (KDNET), "" for a plain stream.
   std::string transport_statistics() const;
@@ -111,7 +114,9 @@ public:
 
 private:
   /// A runner's text, read on the I/O thread ("" when closed or stuck).
-  std::string runner_text(std::string (HostRunner::*what)() const) const;
+  /// Runs `fn` on the I/O thread and returns its answer (T{} without a runner or after 2 s).
+  template <class T>
+  T ask_io_thread(std::function<T(HostRunner&)> fn) const;
   using Answer = std::variant<wire::Manipulate, StopEvent>;
   Result<Answer> call(wire::Manipulate m, Expect expect, std::optional<std::chrono::milliseconds> limit);
   Result<StopEvent> call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit);

@@ -222,6 +222,35 @@ BOOST_AUTO_TEST_CASE(a_read_is_answered_with_the_target_bytes) {
   BOOST_TEST(r->reply.data[0] == 0x42);
 }
 
+BOOST_AUTO_TEST_CASE(the_traffic_record_names_packets_and_stays_bounded) {
+  Rig rig;
+  rig.attach();
+  auto id = rig.host.submit(read_request(kBase + 0x10, 4), Expect::Reply, rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(id));
+  const auto& t = rig.host.traffic();
+  BOOST_REQUIRE(t.size() >= 3u);  // the attach stop, the request, its reply
+  const TrafficEntry& sent = t[t.size() - 2];
+  const TrafficEntry& got = t.back();
+  BOOST_TEST(sent.outgoing);
+  BOOST_TEST(!got.outgoing);
+  BOOST_TEST(got.api == static_cast<std::uint32_t>(wire::Api::ReadVirtualMemory));
+  BOOST_TEST(got.status == wire::kStatusSuccess);
+  BOOST_TEST(to_string(sent) == "-> KD_STATE_MANIPULATE ReadVirtualMemory len 56");
+  BOOST_TEST(to_string(got).find("<- KD_STATE_MANIPULATE id 0x") == 0u);
+  BOOST_TEST(to_string(got).find("ReadVirtualMemory status 00000000 len 60") != std::string::npos);
+  // A read the target refuses shows its status.
+  auto bad = rig.host.submit(read_request(kBase + 0x100000, 4), Expect::Reply, rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(bad));
+  BOOST_TEST(rig.host.traffic().back().status == wire::kStatusUnsuccessful);
+  for (int i = 0; i < 400; ++i) {
+    rig.host.submit(read_request(kBase, 4), Expect::Reply, rig.now);
+    rig.exchange();
+  }
+  BOOST_TEST(rig.host.traffic().size() == HostSession::kTrafficRecord);
+}
+
 BOOST_AUTO_TEST_CASE(a_stop_resent_after_a_reset_is_not_the_next_resume_result) {
   // A target that sends its state change again on every RESET (or on a
   // break-in byte while stopped): the copies are stray stops; `g` returns the

@@ -50,12 +50,7 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
     }
     sim = std::move(*made);
     int fd = sim->debugger_fd();
-    so.open = [fd]() -> asio::awaitable<std::expected<std::unique_ptr<io::ByteStream>, std::string>> {
-      auto ex = co_await asio::this_coro::executor;
-      int mine = ::dup(fd);
-      if (mine < 0) co_return std::unexpected(std::string("cannot reach the embedded simulator"));
-      co_return backends::stream_from_fd(ex, mine, "simulator (in process)");
-    };
+    so.open = [fd]() { return backends::async_open_dup(fd, "simulator (in process)"); };
   } else {
     so.open = [spec]() { return backends::async_open_stream(spec); };
   }

@@ -1,0 +1,337 @@
+#include "python/src/sim_host.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "core/commands/registers.hpp"
+#include "core/debugger/modules.hpp"
+#include "core/debugger/symbols.hpp"
+#include "python/src/errors.hpp"
+
+namespace openkd::py {
+namespace {
+
+using Kind = KdError::Kind;
+
+/// The machine's memory as a debugger::TargetMemory, so the debugger's own
+/// module walk and export reader name ground-truth symbols (no second parser).
+class MachineMemory final : public debugger::TargetMemory {
+public:
+  explicit MachineMemory(sim::Machine& m) : m_(m) {}
+  debugger::Result<std::size_t> read_virtual(std::uint64_t a, std::span<std::uint8_t> out) override {
+    std::size_t n = m_.space().read(a, out);
+    if (n == 0) return std::unexpected(debugger::Error{"unreadable", 0xC0000005, debugger::ErrorKind::Status});
+    return n;
+  }
+  debugger::Result<std::size_t> write_virtual(std::uint64_t, wire::ByteView) override { return unsupported(); }
+  debugger::Result<std::size_t> read_physical(std::uint64_t, std::span<std::uint8_t>) override { return unsupported(); }
+  debugger::Result<std::size_t> write_physical(std::uint64_t, wire::ByteView) override { return unsupported(); }
+  debugger::Result<std::uint32_t> fill_memory(std::uint64_t, std::uint32_t, wire::ByteView, bool) override {
+    return std::unexpected(debugger::Error{"read-only view", 0, debugger::ErrorKind::Unsupported});
+  }
+
+private:
+  static debugger::Result<std::size_t> unsupported() {
+    return std::unexpected(debugger::Error{"read-only view", 0, debugger::ErrorKind::Unsupported});
+  }
+  sim::Machine& m_;
+};
+
+std::optional<std::uint64_t> machine_symbol(sim::Machine& m, const std::string& name) {
+  MachineMemory memory(m);
+  debugger::KernelLocation where{m.kernel_base(), m.kernel_export("PsLoadedModuleList").value_or(0)};
+  debugger::ModuleList modules(memory, where);
+  debugger::SymbolTable symbols(memory, modules);
+  return symbols.address_of(name);
+}
+
+bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::write(fd, data + done, size - done);
+    if (n > 0) {
+      done += std::size_t(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 1000) <= 0) return false;  // a debugger that stopped reading loses bytes, as a line would
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+SimHost::SimHost(const SimConfig& config) : config_(config) {
+  if (config.cpus < 1 || config.cpus > sim::kMaxCpus)
+    throw KdError(Kind::Error, "cpus must be 1.." + std::to_string(sim::kMaxCpus));
+  sim::SimulatorConfig sc;
+  sc.machine.cpus = config.cpus;
+  sc.machine.seed = config.seed;
+  sc.machine.memory_mib = config.memory_mib;
+  sc.machine.build = config.build;
+  if (!config.kernel_dir.empty()) {
+    sc.machine.kernel_dir = config.kernel_dir;
+  } else {
+    const char* dir = std::getenv("OPENKD_KERNEL_DIR");
+    sc.machine.kernel_dir = dir && *dir ? dir : OPENKD_KERNEL_DIR;
+  }
+  sc.break_on_boot = config.break_on_boot;
+  if (!config.faults.empty()) {
+    auto f = sim::parse_faults(config.faults);
+    if (!f) throw KdError(Kind::Error, "bad faults '" + config.faults + "': " + f.error());
+    sc.faults = *f;
+  }
+  auto s = sim::Simulator::create(sc);
+  if (!s) throw KdError(Kind::Error, "cannot start the simulated kernel: " + s.error());
+  thread_ = std::make_unique<sim::SimulatorThread>(std::move(*s));
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw KdError(Kind::Error, "cannot create a pipe");
+  wake_read_ = io::Fd(p[0]);
+  wake_write_ = io::Fd(p[1]);
+}
+
+SimHost::~SimHost() { close(); }
+
+std::string SimHost::listen(const std::string& where) {
+  std::lock_guard lock(close_mutex_);
+  if (closed_) throw KdError(Kind::Error, "the simulator is closed");
+  if (!connect_.empty()) throw KdError(Kind::Error, "the simulator already listens on " + connect_);
+  io_ = std::make_unique<boost::asio::io_context>();
+  if (where.rfind("pipe:", 0) == 0) {
+    std::string path = where.substr(5);
+    if (path.empty()) throw KdError(Kind::Error, "listen: pipe: needs a path (pipe:PATH)");
+    auto l = io::Listener::listen_unix(io_->get_executor(), path);
+    if (!l) throw KdError(Kind::Error, "listen on " + where + ": " + l.error());
+    listener_ = std::move(*l);
+    connect_ = "com:pipe,port=" + path;
+  } else if (where.rfind("tcp:", 0) == 0) {
+    std::string rest = where.substr(4);
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos) throw KdError(Kind::Error, "listen: expected tcp:HOST:PORT, got '" + where + "'");
+    std::string host = rest.substr(0, colon), port_text = rest.substr(colon + 1);
+    unsigned port = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9' || port > 65535) throw KdError(Kind::Error, "listen: bad tcp port '" + port_text + "'");
+      port = port * 10 + unsigned(c - '0');
+    }
+    if (port_text.empty() || port > 65535) throw KdError(Kind::Error, "listen: bad tcp port '" + port_text + "'");
+    if (host.empty()) host = "127.0.0.1";
+    io::TcpBind bind{host, std::uint16_t(port), std::uint16_t(port), io::Family::any};
+    auto l = io::Listener::listen_tcp(io_->get_executor(), bind);
+    if (!l) throw KdError(Kind::Error, "listen on " + where + ": " + l.error());
+    listener_ = std::move(*l);
+    connect_ = "com:ipport=" + std::to_string(listener_->port()) + ",port=" + host;
+  } else if (where == "pty") {
+    auto pty = io::open_pty_pair();
+    if (!pty) throw KdError(Kind::Error, "listen on pty: " + pty.error());
+    peer_ = std::move(pty->master);
+    pty_slave_ = std::move(pty->slave);
+    is_pty_ = true;
+    connect_ = "com:port=" + pty->slave_path + ",baud=115200";
+  } else if (where.rfind("kdnet:", 0) == 0 || where.rfind("net:", 0) == 0) {
+    // The place for KDNET: a UDP socket and the simulator's KDNET framing (kdsim --kdnet).
+    throw KdError(Kind::Error, "listen: kdnet: is not available in this build (no KDNET transport yet); "
+                               "use pipe:PATH, tcp:HOST:PORT or pty");
+  } else {
+    throw KdError(Kind::Error, "listen: expected pipe:PATH, tcp:HOST:PORT or pty, got '" + where + "'");
+  }
+  start_pumps();
+  return connect_;
+}
+
+int SimHost::socketpair() {
+  std::lock_guard lock(close_mutex_);
+  if (closed_) throw KdError(Kind::Error, "the simulator is closed");
+  if (!connect_.empty()) throw KdError(Kind::Error, "the simulator already listens on " + connect_);
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw KdError(Kind::Error, "cannot create the simulator's link (socketpair)");
+  ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  peer_ = io::Fd(fds[0]);
+  connect_ = "sim (in process)";
+  start_pumps();
+  return fds[1];
+}
+
+void SimHost::start_pumps() {
+  in_ = std::thread([this] { pump_in(); });
+  out_ = std::thread([this] { pump_out(); });
+}
+
+void SimHost::drop_peer() {
+  {
+    std::lock_guard lock(peer_mutex_);
+    peer_ = io::Fd();
+  }
+  thread_->disconnect();
+}
+
+void SimHost::pump_in() {
+  std::vector<std::uint8_t> buf(65536);
+  while (!stopping_) {
+    pollfd fds[2] = {{wake_read_.get(), POLLIN, 0}, {-1, POLLIN, 0}};
+    const int peer = peer_.get();  // only this thread replaces it
+    if (peer >= 0) fds[1].fd = peer;
+    else if (listener_) fds[1].fd = listener_->native_handle();
+    if (::poll(fds, 2, 200) <= 0) continue;
+    if (fds[0].revents) break;
+    if (!fds[1].revents) continue;
+    if (peer < 0) {
+      if (auto c = listener_->accept_now()) {
+        std::lock_guard lock(peer_mutex_);
+        peer_ = io::Fd(io::release_fd(*c));
+      }
+      continue;
+    }
+    ssize_t n = ::read(peer, buf.data(), buf.size());
+    if (n > 0) {
+      thread_->write(wire::ByteView(buf.data(), std::size_t(n)));
+    } else if (is_pty_) {
+      // A pty has no connections: nobody has the slave open; wait and look again.
+      pollfd w{wake_read_.get(), POLLIN, 0};
+      ::poll(&w, 1, 50);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      drop_peer();  // the debugger went away; the kernel runs on, the next one resynchronises
+      if (!listener_) break;  // a socketpair has no second debugger
+    }
+  }
+}
+
+void SimHost::pump_out() {
+  while (!stopping_) {
+    wire::Bytes out = thread_->read(std::chrono::milliseconds(50));
+    if (out.empty()) continue;
+    std::lock_guard lock(peer_mutex_);
+    if (peer_) write_all(peer_.get(), out.data(), out.size());
+  }
+}
+
+void SimHost::close() {
+  std::lock_guard lock(close_mutex_);
+  if (closed_) return;
+  closed_ = true;
+  stopping_ = true;
+  if (wake_write_) {
+    char c = 1;
+    [[maybe_unused]] auto n = ::write(wake_write_.get(), &c, 1);
+  }
+  if (in_.joinable()) in_.join();
+  if (out_.joinable()) out_.join();
+  if (thread_) thread_->stop();
+  {
+    std::lock_guard plock(peer_mutex_);
+    peer_ = io::Fd();
+  }
+  if (listener_) listener_->close();
+  listener_.reset();
+  pty_slave_ = io::Fd();
+}
+
+std::vector<std::uint8_t> SimHost::read_memory(std::uint64_t va, std::size_t n) {
+  if (n > (64u << 20)) throw KdError(Kind::Error, "read_memory: at most 64 MiB at once");
+  std::vector<std::uint8_t> out(n);
+  std::size_t got = 0;
+  thread_->with([&](sim::Simulator& s) { got = s.machine().space().read(va, out); });
+  if (got < n) {
+    char where[40];
+    std::snprintf(where, sizeof where, "%016llx", static_cast<unsigned long long>(va + got));
+    throw KdError(Kind::Target, std::string("Memory access error at ") + where, 0xC0000005);
+  }
+  return out;
+}
+
+std::size_t SimHost::write_memory(std::uint64_t va, const std::vector<std::uint8_t>& data) {
+  std::size_t done = 0;
+  thread_->with([&](sim::Simulator& s) {
+    done = s.machine().space().write(va, data);
+    s.machine().code_changed(va, data.size());
+  });
+  return done;
+}
+
+std::map<std::string, std::uint64_t> SimHost::registers(unsigned cpu) {
+  if (cpu >= config_.cpus) throw KdError(Kind::Error, "no processor " + std::to_string(cpu));
+  wire::Context ctx;
+  thread_->with([&](sim::Simulator& s) { ctx = s.machine().get_context(cpu); });
+  std::map<std::string, std::uint64_t> out;
+  for (const char* name : {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12",
+                           "r13", "r14", "r15", "rip", "efl", "cs", "ds", "es", "fs", "gs", "ss", "dr0", "dr1", "dr2",
+                           "dr3", "dr6", "dr7"})
+    if (auto v = commands::get_register(ctx, name)) out[name] = *v;
+  return out;
+}
+
+std::uint64_t SimHost::instruction_count() {
+  std::uint64_t n = 0;
+  thread_->with([&](sim::Simulator& s) { n = s.machine().instructions(); });
+  return n;
+}
+
+std::vector<SimModule> SimHost::modules() {
+  std::vector<SimModule> out;
+  thread_->with([&](sim::Simulator& s) {
+    for (const auto& r : s.machine().modules()) out.push_back({r.name, r.va, r.size});
+  });
+  return out;
+}
+
+std::optional<std::uint64_t> SimHost::symbol(const std::string& name) {
+  std::optional<std::uint64_t> a;
+  thread_->with([&](sim::Simulator& s) { a = machine_symbol(s.machine(), name); });
+  return a;
+}
+
+std::map<std::string, std::uint64_t> SimHost::fault_counters() {
+  std::map<std::string, std::uint64_t> out;
+  thread_->with([&](sim::Simulator& s) {
+    auto add = [&](const char* dir, const sim::FaultCounters& c) {
+      std::string d(dir);
+      out[d + "_chunks"] = c.chunks;
+      out[d + "_dropped"] = c.dropped;
+      out[d + "_corrupted"] = c.corrupted;
+      out[d + "_duplicated"] = c.duplicated;
+      out[d + "_truncated"] = c.truncated;
+    };
+    add("in", s.incoming_faults());
+    add("out", s.outgoing_faults());
+  });
+  return out;
+}
+
+std::string SimHost::console() {
+  std::string text;
+  thread_->with([&](sim::Simulator& s) { text = s.machine().console(); });
+  return text;
+}
+
+void SimHost::trigger_bug(std::uint32_t value) {
+  bool ok = false;
+  thread_->with([&](sim::Simulator& s) {
+    auto a = machine_symbol(s.machine(), "simdrv!TriggerBug");
+    if (!a) return;
+    s.machine().space().write_u32(*a, value);
+    ok = true;
+  });
+  if (!ok) throw KdError(Kind::Error, "simdrv!TriggerBug is not loaded (simdrv.sys loads at boot: let the kernel run first)");
+}
+
+void SimHost::emit_print(const std::string& text, unsigned cpu) {
+  if (cpu >= config_.cpus) throw KdError(Kind::Error, "no processor " + std::to_string(cpu));
+  // Another event (a print, a load) may be pending: it goes first; try between slices.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    bool posted = false;
+    thread_->with([&](sim::Simulator& s) { posted = s.machine().post_print(cpu, text); });
+    if (posted) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  throw KdError(Kind::Timeout, "emit_print: the kernel kept an event pending for 1 s (is the target stopped?)");
+}
+
+}  // namespace openkd::py
