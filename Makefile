@@ -64,7 +64,7 @@ fuzz-smoke: build/fuzz/build.ninja
 bench: build
 	$(BUILD)/tools/kdsim/kdsim --bench 100000000
 	$(BUILD)/tools/kdsim/kdsim --bench 100000000 --cpus 4
-	/usr/bin/python3 scripts/bench_kdnet.py $(BUILD) 4
+	OPENKD_BUILD=$(BUILD) /usr/bin/python3 scripts/bench_backends.py
 	@for b in $$(find $(BUILD)/tools -maxdepth 2 -type f -name 'bench_*' -perm -u+x); do echo "== $$b"; $$b || exit 1; done
 
 clean:
