@@ -48,7 +48,7 @@ public:
         co_return io::ReadResult{io::error_code(io::StreamErrc::new_session), std::size_t{0}};
       }
       if (auto p = endpoint_.take_payload()) {
-        if (p->size() > buf.size()) continue;  // cannot happen: a KD packet is at most 4016 bytes
+        if (p->size() > buf.size()) continue;  // cannot happen: the endpoint refuses payloads over 4016 bytes
         std::memcpy(buf.data(), p->data(), p->size());
         co_return io::ReadResult{io::error_code{}, p->size()};
       }

@@ -114,10 +114,11 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
     st->queued.clear();
     st->queued_bytes = 0;
     // The transport's own notices (KDNET: authentication failures, a restart)
-    // reach the handler as the session's do. The sink may outlive the runner
-    // inside the stream, so it holds the shared state, not the runner.
-    st->stream->set_notice_sink([st](std::string line, bool connection) {
-      if (st->runner) st->runner->on_event_(Notice{std::move(line), connection});
+    // reach the handler as the session's do. The sink lives inside the stream,
+    // which the state owns: it holds the state weakly (a strong hold would be a
+    // cycle that keeps state, stream and socket alive after the runner ends).
+    st->stream->set_notice_sink([weak = std::weak_ptr<State>(st)](std::string line, bool connection) {
+      if (auto s = weak.lock(); s && s->runner) s->runner->on_event_(Notice{std::move(line), connection});
     });
     if (first) {
       first = false;
@@ -135,7 +136,10 @@ asio::awaitable<void> HostRunner::connect_loop(std::shared_ptr<State> st) {
       auto [ec, n] = co_await st->stream->read_some(asio::buffer(buf));
       if (!st->runner) co_return;
       if (ec == io::StreamErrc::new_session) {
-        // A datagram transport whose target started over: same transport, fresh link.
+        // A datagram transport whose target started over: same transport, fresh
+        // link. Frames the old link queued are not for the new target.
+        st->queued.clear();
+        st->queued_bytes = 0;
         session_.on_new_session(Clock::now());
         pump();
         continue;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/wire/kdcom.hpp"
+
 namespace openkd::link::kdnet {
 
 namespace {
@@ -136,14 +138,15 @@ std::optional<EndpointEvent> Endpoint::take_event() {
 
 // ---------------------------------------------------------------- sending
 
-void Endpoint::send_datagram(const Address& to, const wk::Datagram& d, const wk::Keys& keys) {
+bool Endpoint::send_datagram(const Address& to, const wk::Datagram& d, const wk::Keys& keys) {
   auto bytes = wk::encode(d, keys);
   if (!bytes || datagrams_.size() >= config_.max_datagrams) {
     ++counters_.datagrams_dropped;
-    return;
+    return false;
   }
   ++counters_.datagrams_sent;
   datagrams_.push_back(OutDatagram{to, std::move(*bytes)});
+  return true;
 }
 
 void Endpoint::send_control(const Address& to, std::uint64_t seq, wire::Bytes payload) {
@@ -165,22 +168,25 @@ bool Endpoint::send_data(wire::ByteView payload, TimePoint) {
   d.seq = ++session_->send_seq & wk::kMaxSeq;
   d.from_debugger = debugger();
   d.payload.assign(payload.begin(), payload.end());
+  if (!send_datagram(session_->peer, d, session_->keys)) return false;  // counted as dropped
   ++counters_.data_sent;
-  send_datagram(session_->peer, d, session_->keys);
   return true;
 }
 
 void Endpoint::send_poke(TimePoint now) {
   next_poke_ = now + config_.poke_interval;
-  if (!config_.peer) return;
+  if (config_.peer) poke(*config_.peer);
+}
+
+void Endpoint::poke(const Address& to) {
   wk::Poke poke;
   poke.target_random = fresh_random();
   poke.target = wk::PokeAddress::from_ipv4(config_.self.ipv4, config_.self.port);
-  poke.host = wk::PokeAddress::from_ipv4(config_.peer->ipv4, config_.peer->port);
+  poke.host = wk::PokeAddress::from_ipv4(to.ipv4, to.port);
   outstanding_.push_back(poke.target_random);
   while (outstanding_.size() > kOutstandingPokes) outstanding_.pop_front();
   ++counters_.pokes_sent;
-  send_control(*config_.peer, ++control_seq_, wk::build_poke(poke));
+  send_control(to, ++control_seq_, wk::build_poke(poke));
 }
 
 void Endpoint::send_solicit(TimePoint now) {
@@ -295,6 +301,7 @@ void Endpoint::on_response(const wk::Datagram& d, const Address& from, TimePoint
   keys.set_data_key_from_response(d.payload);
   const bool restart = session_.has_value();
   start_session(std::move(keys), from, restart);
+  config_.peer = from;  // the debugger that answered is the one kept POKEd
 }
 
 void Endpoint::on_solicit(const wk::Datagram& d, const Address& from, TimePoint now) {
@@ -309,8 +316,17 @@ void Endpoint::on_solicit(const wk::Datagram& d, const Address& from, TimePoint 
   }
   seen_pokes_.push_back(s->target_random);
   while (seen_pokes_.size() > kSeenPokes) seen_pokes_.pop_front();
-  config_.peer = from;  // the debugger that asks is the one we POKE from now on
-  send_poke(now);
+  if (!session_) {
+    config_.peer = from;  // the debugger that asks is the one we POKE from now on
+    send_poke(now);
+    return;
+  }
+  // During a session a SOLICIT is a debugger started again (perhaps elsewhere)
+  // or an old one replayed (only the last kSeenPokes are remembered). Either way
+  // it gets one POKE, but the keep-alive POKEs stay with the session's debugger:
+  // only a RESPONSE to this POKE, which needs the key and its fresh random
+  // bytes, moves the session (on_response).
+  poke(from);
 }
 
 void Endpoint::on_data(wire::ByteView datagram, const Address& from, TimePoint now) {
@@ -341,6 +357,12 @@ void Endpoint::on_data(wire::ByteView datagram, const Address& from, TimePoint n
 void Endpoint::accept_data(Session& s, wk::Datagram d, const Address& from, TimePoint now) {
   if (d.from_debugger == debugger())
     return malformed(from, "data datagram with our own direction bit (a reflection?)", now);
+  // One KD packet per datagram (docs/protocol.md section 6): header and body at
+  // most, no trailer. Anything longer is not a KD packet; it is refused here so
+  // no reader has to drop it unseen.
+  if (d.payload.size() > wire::kdcom::kHeaderSize + wire::kdcom::kMaxBody)
+    return malformed(from, "data payload of " + std::to_string(d.payload.size()) + " bytes is longer than a KD packet",
+                     now);
   if (!s.window.accept(d.seq)) {
     ++counters_.replays_dropped;  // a duplicate or a replay: never delivered twice
     return;

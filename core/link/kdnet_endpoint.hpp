@@ -205,10 +205,12 @@ private:
   void on_solicit(const wk::Datagram& d, const Address& from, TimePoint now);
   void on_data(wire::ByteView datagram, const Address& from, TimePoint now);
   void accept_data(Session& s, wk::Datagram d, const Address& from, TimePoint now);
-  void send_poke(TimePoint now);
+  void send_poke(TimePoint now);  // the periodic POKE to config_.peer
+  void poke(const Address& to);
   void send_solicit(TimePoint now);
   void send_control(const Address& to, std::uint64_t seq, wire::Bytes payload);
-  void send_datagram(const Address& to, const wk::Datagram& d, const wk::Keys& keys);
+  /// False when it could not be sealed or the queue is full (counted as dropped).
+  bool send_datagram(const Address& to, const wk::Datagram& d, const wk::Keys& keys);
   void start_session(wk::Keys keys, const Address& peer, bool restart);
   void auth_failed(const Address& from, TimePoint now);
   void malformed(const Address& from, std::string what, TimePoint now, bool not_kdnet = false);

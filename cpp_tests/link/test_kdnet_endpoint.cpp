@@ -4,6 +4,7 @@
 // the link over endpoints over a seeded lossy, duplicating, reordering channel.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -299,6 +300,78 @@ BOOST_AUTO_TEST_CASE(target_option_solicits_a_waiting_target) {
   BOOST_TEST(!dbg.next_deadline().has_value());  // no more SOLICITs
   BOOST_TEST(payloads_of(dbg).size() == 1u);
   BOOST_TEST((tgt.peer() == std::optional<kn::Address>(kHost)));
+}
+
+BOOST_AUTO_TEST_CASE(a_solicit_during_a_session_gets_one_poke_and_moves_nothing_until_answered) {
+  TimePoint now{};
+  auto dc = debugger_config();
+  dc.peer = kTarget;
+  kn::Endpoint dbg(dc, seeded(1));
+  kn::Endpoint tgt(target_config("1.2.3.4", false), seeded(2));
+  tgt.start(now);
+  dbg.start(now);
+  std::vector<kn::OutDatagram> tap;
+  exchange(dbg, kHost, tgt, kTarget, now, &tap);
+  BOOST_TEST_REQUIRE(tgt.has_session());
+  payloads_of(dbg);
+  events_of<kn::SessionStarted>(tgt);
+
+  // A replay of the first SOLICIT from elsewhere is dropped; a fresh SOLICIT
+  // (a debugger started again on another port) gets one POKE, while the
+  // keep-alive POKEs stay with the session's debugger.
+  const kn::Address elsewhere{0x7F000003, 40000};
+  now += milliseconds(20000);
+  tgt.on_datagram(tap.at(0).bytes, elsewhere, now);
+  BOOST_TEST(tgt.counters().replays_dropped == 1u);
+  auto dc2 = debugger_config();
+  dc2.self = elsewhere;
+  dc2.peer = kTarget;
+  kn::Endpoint dbg2(dc2, seeded(3));
+  dbg2.start(now);
+  auto solicit = dbg2.take_datagram();
+  BOOST_TEST_REQUIRE(solicit.has_value());
+  tgt.on_datagram(solicit->bytes, elsewhere, now);
+  tgt.on_timer(now);
+  std::optional<wire::Bytes> poke_for_dbg2;
+  int to_host = 0, to_elsewhere = 0;
+  while (auto d = tgt.take_datagram()) {
+    if (d->to == elsewhere) ++to_elsewhere, poke_for_dbg2 = d->bytes;
+    if (d->to == kHost) ++to_host;
+  }
+  BOOST_TEST(to_elsewhere == 1);
+  BOOST_TEST(to_host >= 1);
+  BOOST_TEST((tgt.peer() == std::optional<kn::Address>(kHost)));
+  BOOST_TEST(events_of<kn::SessionStarted>(tgt).empty());
+
+  // Only the answer to that POKE moves the session (and the keep-alives) to it.
+  dbg2.on_datagram(*poke_for_dbg2, kTarget, now);
+  auto response = dbg2.take_datagram();
+  BOOST_TEST_REQUIRE(response.has_value());
+  tgt.on_datagram(response->bytes, elsewhere, now);
+  auto started = events_of<kn::SessionStarted>(tgt);
+  BOOST_TEST_REQUIRE(started.size() == 1u);
+  BOOST_TEST(started[0].restart);
+  BOOST_TEST((tgt.peer() == std::optional<kn::Address>(elsewhere)));
+}
+
+BOOST_AUTO_TEST_CASE(a_data_payload_longer_than_a_kd_packet_is_malformed_not_delivered) {
+  const TimePoint t0{};
+  kn::Endpoint dbg(debugger_config(), seeded(1));
+  kn::Endpoint tgt(target_config(), seeded(2));
+  dbg.start(t0);
+  tgt.start(t0);
+  exchange(dbg, kHost, tgt, kTarget, t0);
+  payloads_of(dbg);
+  events_of<kn::Malformed>(dbg);
+  // 16-byte header + 4000-byte body is the largest KD packet (PACKET_MAX_SIZE).
+  BOOST_TEST(tgt.send_data(wire::Bytes(16 + 4000, 0x41), t0));
+  BOOST_TEST(tgt.send_data(wire::Bytes(16 + 4001, 0x42), t0));
+  exchange(dbg, kHost, tgt, kTarget, t0);
+  auto got = payloads_of(dbg);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].size() == 4016u);
+  BOOST_TEST(dbg.counters().malformed == 1u);
+  BOOST_TEST(events_of<kn::Malformed>(dbg).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_link_over_endpoints_survives_loss_duplication_and_reordering) {

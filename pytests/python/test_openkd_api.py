@@ -17,6 +17,14 @@ def test_parse_connection_is_kds_parser():
     assert (d["kind"], d["path"], d["resets"], d["reconnect"]) == ("pipe", "/tmp/x.sock", 0, True)
     d = openkd.parse_connection("sim:cpus=4,seed=9")
     assert (d["kind"], d["cpus"], d["seed"]) == ("sim", 4, 9)
+    # Every kind the parser knows comes back with its fields, the newest included.
+    d = openkd.parse_connection("com:?")
+    assert (d["kind"], d["canonical"]) == ("list_ports", "com:?")
+    d = openkd.parse_connection("com:port=/dev/ttyUSB0,baud=57600,flow=rtscts")
+    assert (d["kind"], d["path"], d["baud"], d["flow"]) == ("serial", "/dev/ttyUSB0", 57600, "rtscts")
+    d = openkd.parse_connection("net:port=50000,key=1.2.3.4,target=10.0.0.2,bind=10.0.0.1")
+    assert (d["kind"], d["port"], d["key"], d["target"], d["bind"]) == ("net", 50000, "1.2.3.4", "10.0.0.2",
+                                                                       "10.0.0.1")
     with pytest.raises(openkd.Error) as e:
         openkd.parse_connection("com:bogus")
     assert "com:bogus" in str(e.value) and "\n" not in str(e.value)

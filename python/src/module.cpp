@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "backends/connect_string.hpp"
+#include "backends/serial_port.hpp"
 #include "python/src/errors.hpp"
 #include "python/src/py_debugger.hpp"
 #include "python/src/py_remote.hpp"
@@ -76,6 +77,20 @@ auto writer() {
   };
 }
 
+// The "kind" parse_connection reports; a switch, so a new kind is a compile warning here.
+const char* kind_name(backends::ConnectSpec::Kind kind) {
+  using K = backends::ConnectSpec::Kind;
+  switch (kind) {
+    case K::Pipe: return "pipe";
+    case K::Serial: return "serial";
+    case K::TcpSerial: return "tcp_serial";
+    case K::Net: return "net";
+    case K::Sim: return "sim";
+    case K::ListPorts: return "list_ports";
+  }
+  return "unknown";
+}
+
 std::chrono::milliseconds ms(double seconds) {
   if (seconds < 0) seconds = 0;
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
@@ -103,9 +118,8 @@ PYBIND11_MODULE(_openkd, m) {
       [](const std::string& text) {
         auto s = backends::parse_connect_string(text);
         if (!s) throw KdError(KdError::Kind::Error, "bad connection string '" + text + "': " + s.error());
-        static const char* kinds[] = {"pipe", "serial", "tcp_serial", "net", "sim"};
         pyb::dict d;
-        d["kind"] = kinds[static_cast<int>(s->kind)];
+        d["kind"] = kind_name(s->kind);
         d["path"] = s->path;
         d["port"] = s->port;
         d["baud"] = s->baud;
@@ -113,6 +127,9 @@ PYBIND11_MODULE(_openkd, m) {
         d["reconnect"] = s->reconnect;
         d["key"] = s->key;
         d["target"] = s->target;
+        d["bind"] = s->bind;
+        d["bus"] = s->bus;
+        d["flow"] = backends::to_string(s->flow);
         d["cpus"] = s->cpus;
         d["seed"] = s->seed;
         d["build"] = s->build;
@@ -233,8 +250,8 @@ PYBIND11_MODULE(_openkd, m) {
       .def("counters", &PyDebugger::counters, release())
       .def("traffic", &PyDebugger::traffic, release())
       .def("packets", &PyDebugger::packets, release())
-      .def("processors", &PyDebugger::processors)
-      .def("transport", &PyDebugger::transport)
+      .def("processors", &PyDebugger::processors, release())
+      .def("transport", &PyDebugger::transport, release())
       .def("set_breakpoint", &PyDebugger::set_breakpoint, release())
       .def("remove_breakpoint", &PyDebugger::remove_breakpoint, release())
       .def("hits", &PyDebugger::hits, release())

@@ -243,7 +243,11 @@ public:
     symbols_ = std::make_unique<debugger::SymbolTable>(*session_, *modules_);
     commands::EngineOptions eo;
     eo.break_on_module_load = options_.break_on_module_load;
-    engine_ = std::make_unique<commands::Engine>(*target_, output_, eo);
+    engine_ = std::make_shared<commands::Engine>(*target_, output_, eo);
+    {
+      std::lock_guard cl(cancel_mutex_);
+      cancel_handle_ = engine_;
+    }
     engine_->report_stop(*first);
     (void)output_.take();
     on_stop(*first);
@@ -262,12 +266,21 @@ public:
     if (session_) {
       session_->request_break();
       session_->cancel_wait();
-      if (engine_) engine_->request_cancel();
+      cancel_engine();
     }
-    if (job_.joinable()) {
+    bool job_running;
+    {
+      std::lock_guard lock(job_mutex_);
+      job_running = job_.joinable();
+    }
+    if (job_running) {
       // A job still in the engine ends once the session closes under it.
       if (session_) session_->close();
-      job_.join();
+      join_job();
+    }
+    {
+      std::lock_guard lock(cancel_mutex_);
+      cancel_handle_.reset();
     }
     {
       std::lock_guard lock(target_mutex_);
@@ -287,6 +300,16 @@ public:
     std::lock_guard lock(state_mutex_);
     if (closed_) throw KdError(Kind::Connection, "the debugger is closed");
   }
+  /// The target for one direct call, waiting at most request_timeout: a command
+  /// may hold it for as long as the target runs (a remote client's `g`).
+  std::unique_lock<std::timed_mutex> lock_target() {
+    std::unique_lock lock(target_mutex_, std::defer_lock);
+    if (!lock.try_lock_for(options_.request_timeout))
+      throw KdError(Kind::Running, "the target is busy: a command (a remote client's `g`?) has held it for " +
+                                       std::to_string(options_.request_timeout.count() / 1000) +
+                                       " s; break in or wait for it to stop");
+    return lock;
+  }
   void check_stopped() {
     check_open();
     if (!attached_) throw KdError(Kind::Running, "not attached yet: the target has not stopped");
@@ -298,7 +321,7 @@ public:
     check_stopped();
     std::lock_guard lock(job_mutex_);
     if (job_active_) throw KdError(Kind::Running, "another command is still running: call wait() first");
-    if (job_.joinable()) job_.join();
+    if (job_.joinable()) job_.join();  // finished (job_done_), so this returns at once
     job_active_ = true;
     job_done_ = false;
     job_error_ = nullptr;
@@ -343,7 +366,7 @@ public:
     auto error = std::exchange(job_error_, nullptr);
     std::string out = std::exchange(job_output_, {});
     lock.unlock();
-    if (job_.joinable()) job_.join();
+    join_job();
     if (error) std::rethrow_exception(error);
     return out;
   }
@@ -352,8 +375,33 @@ public:
     return job_active_;
   }
   void interrupt() {
-    if (engine_) engine_->request_cancel();
+    cancel_engine();
     session_->request_break();
+  }
+  /// Asks a running command to stop, from any thread: the engine is reached
+  /// through its own handle, not through engine_ (which close() replaces under
+  /// target_mutex_, held by that very command).
+  void cancel_engine() {
+    std::shared_ptr<commands::Engine> e;
+    {
+      std::lock_guard lock(cancel_mutex_);
+      e = cancel_handle_;
+    }
+    if (e) e->request_cancel();
+  }
+  /// Joins the job thread once, whoever asks (close(), finish_job(), start_job()).
+  void join_job() {
+    std::thread t;
+    {
+      std::lock_guard lock(job_mutex_);
+      t = std::move(job_);
+    }
+    if (!t.joinable()) return;
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // close() from inside the job itself: it is ending anyway
+      return;
+    }
+    t.join();
   }
   void break_in() {
     check_open();
@@ -365,7 +413,7 @@ public:
     check_stopped();
     if (n > (64u << 20)) throw KdError(Kind::Error, "read: at most 64 MiB at once");
     std::vector<std::uint8_t> out(n);
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     std::size_t done = 0;
     while (done < n) {
       std::span<std::uint8_t> rest(out.data() + done, n - done);
@@ -384,7 +432,7 @@ public:
   }
   std::size_t write(bool physical, std::uint64_t address, const std::uint8_t* data, std::size_t n) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     std::size_t done = 0;
     while (done < n) {
       wire::ByteView rest(data + done, n - done);
@@ -397,7 +445,7 @@ public:
   }
   std::map<std::string, std::uint64_t> registers() {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     auto ctx = target_->get_context();
     if (!ctx) throw to_kd_error(ctx.error());
     std::map<std::string, std::uint64_t> out;
@@ -409,7 +457,7 @@ public:
   }
   void set_register(const std::string& name, std::uint64_t value) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     auto ctx = target_->get_context();
     if (!ctx) throw to_kd_error(ctx.error());
     std::string lower;
@@ -420,17 +468,17 @@ public:
   }
   std::vector<debugger::Module> modules() {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     return modules_->modules();
   }
   std::string symbol(std::uint64_t address) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     return symbols_->describe(address);
   }
   std::optional<std::uint64_t> address(const std::string& name) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     return symbols_->address_of(name);
   }
   StopInfo last_stop() {
@@ -440,7 +488,7 @@ public:
 
   std::pair<unsigned, std::uint64_t> set_breakpoint(const std::string& expression) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     auto before = engine_->breakpoints().all();
     engine_->execute("bp " + expression);
     std::string out = output_.take();
@@ -466,21 +514,25 @@ public:
   }
   void remove_breakpoint(unsigned id) {
     check_stopped();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     engine_->execute(fmt::format("bc {}", id));
     (void)output_.take();
   }
   std::string run_command(const std::string& line) {
     check_open();
-    std::lock_guard lock(target_mutex_);
+    auto lock = lock_target();
     if (!engine_) throw KdError(Kind::Connection, "the debugger is closed");
     engine_->execute(line);
     session_->set_kdfiles(engine_->kdfiles());
     return output_.take();
   }
+  /// The engine's prompt; while a command holds the target (a `g`), the last one
+  /// seen, so the remoting server's loop never waits on a running target.
   std::string prompt() {
-    std::lock_guard lock(target_mutex_);
-    return engine_ ? engine_->prompt() : std::string("kd> ");
+    std::unique_lock lock(target_mutex_, std::try_to_lock);
+    std::lock_guard pl(prompt_mutex_);
+    if (lock.owns_lock()) prompt_ = engine_ ? engine_->prompt() : std::string("kd> ");
+    return prompt_;
   }
   std::uint64_t hits(std::uint64_t address) {
     std::lock_guard hl(hits_mutex_);
@@ -577,11 +629,11 @@ private:
   CaptureOutput output_;
   std::unique_ptr<debugger::ModuleList> modules_;
   std::unique_ptr<debugger::SymbolTable> symbols_;
-  std::unique_ptr<commands::Engine> engine_;
+  std::shared_ptr<commands::Engine> engine_;
   std::optional<std::uint64_t> bugcheck_break_;
   std::atomic<bool> attached_{false};
 
-  std::mutex target_mutex_;  // engine, module list, symbols, target calls
+  std::timed_mutex target_mutex_;  // engine, module list, symbols, target calls
   std::mutex state_mutex_;
   bool closed_ = false;
   std::mutex stop_mutex_;
@@ -589,9 +641,14 @@ private:
   mutable std::mutex hits_mutex_;
   std::map<std::uint64_t, std::uint64_t> hits_;
 
+  std::mutex cancel_mutex_;
+  std::shared_ptr<commands::Engine> cancel_handle_;  // engine_, for request_cancel from any thread
+  std::mutex prompt_mutex_;
+  std::string prompt_ = "kd> ";
+
   std::mutex job_mutex_;
   std::condition_variable job_cv_;
-  std::thread job_;
+  std::thread job_;  // joined by join_job() only
   bool job_active_ = false, job_done_ = false;
   std::atomic<bool> resuming_{false};
   std::string job_output_;

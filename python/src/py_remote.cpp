@@ -46,11 +46,13 @@ void RemoteServerHost::loop() {
     hub_->set_prompt(debugger_->closed() ? "kd> " : debugger_->prompt());
     auto cmd = hub_->next_command(std::chrono::milliseconds(100));
     if (!cmd) continue;
+    in_command_ = true;
     try {
       hub_->broadcast_output(debugger_->run_command(cmd->line));
     } catch (const KdError& e) {
       hub_->broadcast_output(std::string(e.what()) + "\n");
     }
+    in_command_ = false;
   }
 }
 
@@ -68,6 +70,9 @@ void RemoteServerHost::close() {
   closed_ = true;
   stop_ = true;
   hub_->wake();
+  // A client's command (a `g` until the target stops) holds the loop: break in
+  // and cancel it, so the join below ends.
+  if (in_command_) debugger_->interrupt();
   if (thread_.joinable()) thread_.join();
   hub_->shutdown("the debugger exited");
 }

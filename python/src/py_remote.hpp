@@ -37,6 +37,7 @@ private:
   std::unique_ptr<remote::Hub> hub_;
   std::string client_string_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> in_command_{false};  // the loop runs a client's command
   std::thread thread_;
   std::mutex log_mutex_;
   std::deque<std::string> log_;
