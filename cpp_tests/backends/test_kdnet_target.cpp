@@ -69,6 +69,15 @@ struct Debugger {
   }
 };
 
+/// A free port on 127.0.0.2 (open() checks 127.0.0.1 has it free too), key 1.2.3.4.
+backends::KdnetTargetSpec loopback_spec() {
+  backends::KdnetTargetSpec spec;
+  spec.port = 0;
+  spec.bind = kTarget;
+  spec.key = "1.2.3.4";
+  return spec;
+}
+
 /// Runs both ends until `done` or 10 s.
 template <class Done>
 bool run(backends::KdnetTarget& t, Debugger& d, Done done) {
@@ -108,11 +117,7 @@ BOOST_AUTO_TEST_CASE(parse_kdnet_target_words) {
 }
 
 BOOST_AUTO_TEST_CASE(kdnet_target_on_a_free_port_carries_frames_both_ways) {
-  backends::KdnetTargetSpec spec;
-  spec.port = 0;
-  spec.bind = kTarget;
-  spec.key = "1.2.3.4";
-  auto opened = backends::KdnetTarget::open(spec, kHost);
+  auto opened = backends::KdnetTarget::open(loopback_spec(), kHost);
   BOOST_REQUIRE_MESSAGE(opened, opened.error());
   auto& target = **opened;
   const std::uint16_t port = target.self().port;
@@ -155,11 +160,7 @@ BOOST_AUTO_TEST_CASE(kdnet_target_on_a_free_port_carries_frames_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(kdnet_target_counts_a_wrong_key_and_starts_no_session) {
-  backends::KdnetTargetSpec spec;
-  spec.port = 0;
-  spec.bind = kTarget;
-  spec.key = "1.2.3.4";
-  auto opened = backends::KdnetTarget::open(spec, kHost);
+  auto opened = backends::KdnetTarget::open(loopback_spec(), kHost);
   BOOST_REQUIRE_MESSAGE(opened, opened.error());
   auto& target = **opened;
   Debugger dbg({kHost, target.self().port}, {kTarget, target.self().port}, "5.6.7.8");
@@ -177,9 +178,7 @@ BOOST_AUTO_TEST_CASE(kdnet_target_counts_a_wrong_key_and_starts_no_session) {
 }
 
 BOOST_AUTO_TEST_CASE(kdnet_target_open_errors_are_one_line) {
-  backends::KdnetTargetSpec spec;
-  spec.port = 0;
-  spec.bind = kTarget;
+  backends::KdnetTargetSpec spec = loopback_spec();
   spec.key = "";
   auto no_key = backends::KdnetTarget::open(spec);
   BOOST_REQUIRE(!no_key);
