@@ -22,6 +22,10 @@ def test_listen_kdnet_returns_the_debuggers_string():
         d = openkd.parse_connection(ca)
         assert d["kind"] == "net" and d["port"] == int(ma.group(1))
         assert a.connect_string == ca
+    with openkd.Simulator() as c:
+        assert c.kdnet_counters() == {}
+        c.listen("tcp:127.0.0.1:0")
+        assert c.kdnet_counters() == {}
 
 
 @KDNET
@@ -79,8 +83,12 @@ def test_a_wrong_key_is_refused_and_the_right_one_still_attaches():
         wrong = conn.replace("key=1.2.3.4", "key=5.6.7.8")
         with pytest.raises(openkd.TimeoutError):
             openkd.Debugger.connect(wrong, timeout=3)
+        refused = sim.kdnet_counters()
+        assert refused["auth_failures"] > 0 and refused["sessions"] == 0
         with openkd.Debugger.connect(conn, timeout=30) as dbg:
             assert dbg.registers()["rip"] == sim.registers(0)["rip"]
+        c = sim.kdnet_counters()
+        assert c["sessions"] == 1 and c["data_received"] > 0 and c["auth_failures"] == refused["auth_failures"]
 
 
 @pytest.mark.parametrize("where, words", [

@@ -271,6 +271,12 @@ class Simulator(_Closable):
         """What the fault injector did: in_/out_ chunks, dropped, corrupted, duplicated, truncated."""
         return self._s.fault_counters()
 
+    def kdnet_counters(self) -> Dict[str, int]:
+        """The KDNET target's counters when listening on ``kdnet:`` (else empty):
+        datagrams_received/sent, auth_failures (a wrong key), not_kdnet, malformed,
+        replays_dropped, sessions, restarts (a new debugger), data_sent/received, ..."""
+        return self._s.kdnet_counters()
+
     def console(self) -> str:
         """Text the kernel printed while no debugger took it."""
         return self._s.console()

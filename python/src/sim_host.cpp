@@ -395,6 +395,22 @@ std::map<std::string, std::uint64_t> SimHost::fault_counters() {
   return out;
 }
 
+std::map<std::string, std::uint64_t> SimHost::kdnet_counters() {
+  std::map<std::string, std::uint64_t> out;
+  std::lock_guard lock(kdnet_mutex_);
+  if (!kdnet_) return out;
+  const auto& c = kdnet_->counters();
+  out = {{"datagrams_received", c.datagrams_received}, {"datagrams_sent", c.datagrams_sent},
+         {"datagrams_dropped", c.datagrams_dropped},   {"auth_failures", c.auth_failures},
+         {"not_kdnet", c.not_kdnet},                   {"malformed", c.malformed},
+         {"replays_dropped", c.replays_dropped},       {"no_session", c.no_session},
+         {"payloads_dropped", c.payloads_dropped},     {"solicits_received", c.solicits_received},
+         {"pokes_sent", c.pokes_sent},                 {"responses_received", c.responses_received},
+         {"sessions", c.sessions},                     {"restarts", c.restarts},
+         {"data_sent", c.data_sent},                   {"data_received", c.data_received}};
+  return out;
+}
+
 std::string SimHost::console() {
   std::string text;
   thread_->with([&](sim::Simulator& s) { text = s.machine().console(); });

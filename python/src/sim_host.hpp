@@ -73,6 +73,9 @@ public:
   std::optional<std::uint64_t> symbol(const std::string& name);
   /// Fault counters of both directions.
   std::map<std::string, std::uint64_t> fault_counters();
+  /// The KDNET target's counters (datagrams, authentication failures, replays,
+  /// sessions...); empty unless listening on kdnet:.
+  std::map<std::string, std::uint64_t> kdnet_counters();
   /// Text the kernel printed while no debugger took it.
   std::string console();
 
