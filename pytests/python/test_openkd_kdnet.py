@@ -105,3 +105,19 @@ def test_bad_kdnet_words_are_one_line_errors(where, words):
             sim.listen(where)
         assert words in str(e.value) and "\n" not in str(e.value)
         sim.listen("kdnet:")  # the simulator still listens afterwards
+
+
+def test_a_second_debugger_takes_over_and_the_kernel_ran_on():
+    with openkd.Simulator(seed=1) as sim:
+        conn = sim.listen("kdnet:")
+        with openkd.Debugger.connect(sim, timeout=30) as first:
+            first.continue_(wait=False)
+            first.wait_for_print("simkrnl: tick", timeout=60)
+        # The first debugger went away without a word (KDNET has no disconnect); the next
+        # one is a new session on the same port: the stub starts a fresh link for it.
+        with openkd.Debugger.connect(conn, timeout=30) as second:
+            rip = second.registers()["rip"]
+            assert rip == sim.registers(second.first_stop.processor)["rip"]
+            assert second.read_virtual(0xFFFFF80000400000, 0x2000) == sim.read_memory(0xFFFFF80000400000, 0x2000)
+        c = sim.kdnet_counters()
+        assert c["sessions"] == 2 and c["restarts"] == 1
