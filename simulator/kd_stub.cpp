@@ -66,6 +66,11 @@ void KdStub::on_disconnect(TimePoint now) {
   link_ = link::Link(link_config_);
 }
 
+void KdStub::use_link(link::LinkConfig config, TimePoint) {
+  link_config_ = config;
+  link_ = link::Link(link_config_);  // nothing in flight survives a change of transport
+}
+
 void KdStub::attach(TimePoint now) {
   if (attached_) return;
   attached_ = true;

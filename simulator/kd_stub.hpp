@@ -42,6 +42,9 @@ public:
   void on_timer(TimePoint now);
   /// The transport closed: the debugger is gone; the kernel runs on.
   void on_disconnect(TimePoint now);
+  /// The transport changes before a debugger came (a KDNET socket instead of a
+  /// byte line): a fresh link of `config` (ids, timing), also after a reboot.
+  void use_link(link::LinkConfig config, TimePoint now);
   /// The machine has a pending event: report it (debugger attached) or
   /// resolve it with the no-debugger defaults.
   void on_machine_event(TimePoint now);

@@ -78,6 +78,13 @@ void Simulator::disconnected(TimePoint now) {
   stub_->on_disconnect(now);
 }
 
+void Simulator::use_link(const link::LinkConfig& link, TimePoint now) {
+  config_.link = link;
+  inbox_.clear();
+  outbox_.clear();
+  stub_->use_link(link, now);
+}
+
 std::optional<Simulator::TimePoint> Simulator::next_deadline() const {
   std::optional<TimePoint> d = stub_->next_deadline();
   auto earlier = [&](TimePoint t) { if (!d || t < *d) d = t; };

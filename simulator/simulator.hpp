@@ -51,6 +51,9 @@ public:
   std::vector<wire::Bytes> take_output_frames(TimePoint now);
   /// The transport closed: the kernel runs on; the next debugger resynchronises.
   void disconnected(TimePoint now);
+  /// The transport changes, before a debugger came, to one that needs another
+  /// link (KDNET: the KDNET id scheme, datagram timing). Pending bytes are dropped.
+  void use_link(const link::LinkConfig& link, TimePoint now);
   /// Delivers due input, runs timers, then emulates up to `instructions`
   /// while no debugger holds the machine.
   RunProgress run_for(std::uint64_t instructions, TimePoint now);

@@ -32,7 +32,16 @@ wire::Bytes SimulatorThread::read(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   readable_.wait_for(lock, timeout, [&] { return !outbox_.empty() || stop_; });
   wire::Bytes out;
-  out.swap(outbox_);
+  for (auto& frame : outbox_) out.insert(out.end(), frame.begin(), frame.end());
+  outbox_.clear();
+  return out;
+}
+
+std::vector<wire::Bytes> SimulatorThread::read_frames(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  readable_.wait_for(lock, timeout, [&] { return !outbox_.empty() || stop_; });
+  std::vector<wire::Bytes> out(std::make_move_iterator(outbox_.begin()), std::make_move_iterator(outbox_.end()));
+  outbox_.clear();
   return out;
 }
 
@@ -65,7 +74,7 @@ void SimulatorThread::loop() {
       in.swap(inbox_);
     }
     RunProgress p;
-    wire::Bytes out;
+    std::vector<wire::Bytes> out;
     std::optional<std::chrono::steady_clock::time_point> deadline;
     auto now = std::chrono::steady_clock::now();
     {
@@ -73,12 +82,13 @@ void SimulatorThread::loop() {
       if (disconnect) sim_->disconnected(now);
       if (!in.empty()) sim_->feed(in, now);
       p = sim_->run_for(slice_, now);
-      out = sim_->take_output(now);
+      out = sim_->take_output_frames(now);
       deadline = sim_->next_deadline();
     }
     std::unique_lock lock(mutex_);
     if (!out.empty()) {
-      outbox_.insert(outbox_.end(), out.begin(), out.end());
+      for (auto& frame : out) outbox_.push_back(std::move(frame));
+      while (outbox_.size() > kMaxPendingFrames) outbox_.pop_front();
       readable_.notify_all();
     }
     if (p.idle) {

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "core/debugger/host_session.hpp"
+#include "core/wire/kdcom.hpp"
 #include "sim_host.hpp"
 #include "simulator/simulator_thread.hpp"
 
@@ -82,6 +83,40 @@ struct WireHost {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kdsim_process)
+
+BOOST_AUTO_TEST_CASE(simulator_thread_read_frames_keeps_link_frames_whole) {
+  // What a datagram transport (KDNET) relies on: read_frames gives one link
+  // frame per element, each a whole KD packet, never two and never a piece.
+  SimulatorThread thread(test::make_simulator(test::options(1)));
+  std::vector<wire::Bytes> frames;
+  WireHost host;
+  host.write = [&](const wire::Bytes& b) { thread.write(b); };
+  host.read = [&](int ms) {
+    wire::Bytes joined;
+    for (auto& f : thread.read_frames(std::chrono::milliseconds(ms))) {
+      joined.insert(joined.end(), f.begin(), f.end());
+      frames.push_back(std::move(f));
+    }
+    return joined;
+  };
+  host.connect();
+  BOOST_REQUIRE(host.state_change());
+  wire::Manipulate v;
+  v.api = static_cast<std::uint32_t>(wire::Api::GetVersion);
+  v.args = wire::GetVersion64{};
+  BOOST_REQUIRE(host.request(v));
+  BOOST_REQUIRE(frames.size() >= 3u);
+  for (const auto& f : frames) {
+    std::size_t packets = 0, other = 0;
+    wire::kdcom::Parser parser([&](const wire::kdcom::FrameEvent& e) {
+      if (e.kind == wire::kdcom::FrameEvent::Kind::Packet) ++packets;
+      else ++other;
+    });
+    parser.push(f);
+    BOOST_TEST(packets == 1u);
+    BOOST_TEST(other == 0u);
+  }
+}
 
 BOOST_AUTO_TEST_CASE(simulator_thread_byte_pipe) {
   SimulatorThread thread(test::make_simulator(test::options(2)));

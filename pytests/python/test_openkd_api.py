@@ -34,8 +34,9 @@ def test_connect_to_nothing_is_a_connection_error(tmp_path):
     with pytest.raises(openkd.ConnectionError) as e:
         openkd.Debugger.connect(f"com:pipe,port={tmp_path}/nobody.sock", timeout=5)
     assert "nobody.sock" in str(e.value)
-    with pytest.raises(openkd.Error):
-        openkd.Debugger.connect("net:port=50000,key=1.2.3.4")
+    with pytest.raises(openkd.Error) as e:
+        openkd.Debugger.connect("net:key=1.2.3.4")
+    assert "port=" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_silent_target_times_out():
@@ -93,13 +94,6 @@ def test_listen_tcp_and_pty(where):
         with openkd.Debugger.connect(sim, timeout=30) as dbg:
             assert dbg.registers()["rip"] == sim.registers(0)["rip"]
             assert dbg.read_virtual(0xFFFFF80000400000, 2) == b"MZ"
-
-
-def test_listen_kdnet_says_why_not():
-    with openkd.Simulator() as sim:
-        with pytest.raises(openkd.Error) as e:
-            sim.listen("kdnet:port=50000,key=1.2.3.4")
-        assert "kdnet" in str(e.value).lower()
 
 
 def test_garbage_collection_closes_without_hanging():

@@ -214,7 +214,12 @@ class Simulator(_Closable):
 
         where: "pipe:PATH", "tcp:HOST:PORT" (port 0: a free one), "pty"; None: a
         Unix socket in a fresh temporary directory (nothing shared between tests).
-        "kdnet:..." needs the KDNET transport and raises openkd.Error until it exists.
+        "kdnet:port=N,key=K[,hostip=IP][,bind=IP]": a KDNET target on UDP like
+        ``kdsim --kdnet`` (the same words); port 0 or none: a free port, no key: a
+        fresh one. Without hostip it waits on bind (default 127.0.0.2) and returns
+        "net:port=N,key=K,target=127.0.0.2,bind=127.0.0.1" (the debugger SOLICITs
+        it); with hostip it POKEs the debugger there and returns
+        "net:port=N,key=K,bind=HOSTIP". Both ends use port N on their own address.
         """
         if where is None:
             where = "pipe:" + os.path.join(self._make_tempdir("okd-"), "kd.sock")
@@ -266,6 +271,12 @@ class Simulator(_Closable):
         """What the fault injector did: in_/out_ chunks, dropped, corrupted, duplicated, truncated."""
         return self._s.fault_counters()
 
+    def kdnet_counters(self) -> Dict[str, int]:
+        """The KDNET target's counters when listening on ``kdnet:`` (else empty):
+        datagrams_received/sent, auth_failures (a wrong key), not_kdnet, malformed,
+        replays_dropped, sessions, restarts (a new debugger), data_sent/received, ..."""
+        return self._s.kdnet_counters()
+
     def console(self) -> str:
         """Text the kernel printed while no debugger took it."""
         return self._s.console()
@@ -309,7 +320,8 @@ class Debugger(_Closable):
         """Attaches to a target and waits until it stops (breaking in).
 
         conn: any kd ``-k`` string ("com:pipe,port=PATH", "com:ipport=PORT,port=HOST",
-        "com:port=/dev/pts/N,baud=115200", "sim:cpus=4,seed=1") or a listening Simulator.
+        "com:port=/dev/pts/N,baud=115200", "net:port=N,key=K[,target=HOST][,bind=IP]",
+        "sim:cpus=4,seed=1") or a listening Simulator.
         boot_options: the answer to the target's DbgPrompt (a Simulator's own by default).
         break_on_module_load: stop on module load/unload events (kd's ``sxe ld``).
         memory, faults: for ``sim:`` targets only.

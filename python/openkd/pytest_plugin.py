@@ -4,14 +4,16 @@ Enable it with ``-p openkd.pytest_plugin`` (or installed, through its
 ``pytest11`` entry point). Fixtures:
 
 - ``kdsim``: a fresh Simulator per test, listening on a Unix socket in its own
-  temporary directory (nothing shared between tests or xdist workers).
+  temporary directory (nothing shared between tests or xdist workers), or where
+  ``@pytest.mark.openkd(listen="kdnet:")`` says (any ``Simulator.listen`` string;
+  ``"kdnet:"`` takes a free UDP port and a fresh key).
 - ``kd_session``: a Debugger attached to ``kdsim``, booted and broken in.
 - ``kd_remote``: a remoting server on ``kd_session`` with a client attached.
 - ``cpus``: the simulator's processors (parametrize it: ``@pytest.mark.parametrize("cpus", [1, 4])``).
 - ``faults``: the link fault spec of the test (``@pytest.mark.faults("drop=0.01,seed=3")``
   or ``@pytest.mark.parametrize("faults", [...], indirect=True)``), None without.
 
-Options: ``--openkd-cpus N``, ``--openkd-seed S``; ``@pytest.mark.openkd(cpus=4, seed=1)``
+Options: ``--openkd-cpus N``, ``--openkd-seed S``; ``@pytest.mark.openkd(cpus=4, seed=1, listen=...)``
 overrides them per test. A failing test's report gets a section with the tail
 of the decoded KD traffic of every debugger the test opened.
 """
@@ -33,7 +35,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "faults(spec): run the test's simulator under seeded link faults "
                                        "(kdsim syntax: drop=P,corrupt=P,dup=P,truncate=P,delay=MS,seed=N)")
-    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, boot_options=...): the test's simulator settings")
+    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, boot_options=..., listen=WHERE): the test's simulator "
+                                       "settings")
 
 
 def _setting(request, name, default):
@@ -69,7 +72,7 @@ def kdsim(request, faults, cpus):
     sim = openkd.Simulator(cpus=cpus,
                            seed=_setting(request, "seed", request.config.getoption("openkd_seed", 0)),
                            faults=faults, boot_options=_setting(request, "boot_options", ""))
-    sim.listen()
+    sim.listen(_setting(request, "listen", None))
     yield sim
     sim.close()
 

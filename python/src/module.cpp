@@ -191,6 +191,7 @@ PYBIND11_MODULE(_openkd, m) {
            })
       .def("symbol", &SimHost::symbol, release())
       .def("fault_counters", &SimHost::fault_counters, release())
+      .def("kdnet_counters", &SimHost::kdnet_counters, release())
       .def("console", &SimHost::console, release())
       .def("trigger_bug", &SimHost::trigger_bug, release())
       .def("emit_print", &SimHost::emit_print, release())

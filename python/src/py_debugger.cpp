@@ -185,9 +185,7 @@ public:
     so.resets = spec->resets;
     so.reconnect = spec->reconnect;
     so.request_timeout = options_.request_timeout;
-    if (spec->kind == backends::ConnectSpec::Kind::Net)
-      throw KdError(Kind::Connection, "net: needs the KDNET transport, which this build does not have yet; "
-                                      "use com:pipe, com:port, com:ipport or sim");
+    if (spec->kind == backends::ConnectSpec::Kind::Net) so.scheme = link::IdScheme::Kdnet;  // as kd does
     if (spec->kind == backends::ConnectSpec::Kind::Sim) {
       SimConfig c = options_.sim;
       c.cpus = spec->cpus;

@@ -5,12 +5,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+
+#include <fmt/format.h>
 
 #include "core/commands/registers.hpp"
 #include "core/debugger/modules.hpp"
 #include "core/debugger/symbols.hpp"
+#include "core/wire/kdnet.hpp"
 #include "python/src/errors.hpp"
 
 namespace openkd::py {
@@ -135,12 +139,11 @@ std::string SimHost::listen(const std::string& where) {
     pty_slave_ = std::move(pty->slave);
     is_pty_ = true;
     connect_ = "com:port=" + pty->slave_path + ",baud=115200";
-  } else if (where.rfind("kdnet:", 0) == 0 || where.rfind("net:", 0) == 0) {
-    // The place for KDNET: a UDP socket and the simulator's KDNET framing (kdsim --kdnet).
-    throw KdError(Kind::Error, "listen: kdnet: is not available in this build (no KDNET transport yet); "
-                               "use pipe:PATH, tcp:HOST:PORT or pty");
+  } else if (where.rfind("kdnet:", 0) == 0) {
+    connect_ = listen_kdnet(where.substr(6));
   } else {
-    throw KdError(Kind::Error, "listen: expected pipe:PATH, tcp:HOST:PORT or pty, got '" + where + "'");
+    throw KdError(Kind::Error, "listen: expected pipe:PATH, tcp:HOST:PORT, pty or kdnet:port=N,key=K[,hostip=IP]"
+                               "[,bind=IP], got '" + where + "'");
   }
   start_pumps();
   return connect_;
@@ -160,9 +163,95 @@ int SimHost::socketpair() {
   return fds[1];
 }
 
+std::string SimHost::listen_kdnet(const std::string& words) {
+  auto spec = backends::parse_kdnet_target(words, "listen: kdnet:");
+  if (!spec) throw KdError(Kind::Error, spec.error());
+  if (spec->key.empty()) {
+    auto key = wire::kdnet::random_key();
+    if (!key) throw KdError(Kind::Error, "listen: kdnet: OpenSSL's RAND_bytes failed: cannot make a key");
+    spec->key = wire::kdnet::format_key(*key);
+  }
+  // Both ends use port N, each on its own address: on this machine the target
+  // takes 127.0.0.2 and the debugger 127.0.0.1 (or the other way round).
+  constexpr std::uint32_t kLoopback1 = 0x7F000001, kLoopback2 = 0x7F000002;
+  auto loopback = [](std::uint32_t a) { return (a >> 24) == 127; };
+  auto ip = [](std::uint32_t a) { return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255); };
+  if (!spec->bind) spec->bind = (!spec->hostip || loopback(spec->hostip)) ? kLoopback2 : 0;
+  std::optional<std::uint32_t> debugger_ip;  // the address the debugger binds, when on this machine
+  if (spec->hostip) {
+    if (*spec->bind == spec->hostip)
+      throw KdError(Kind::Error, "listen: kdnet: bind= and hostip= are the same address; both ends use port N");
+    debugger_ip = spec->hostip;
+  } else if (*spec->bind == 0) {
+    throw KdError(Kind::Error, "listen: kdnet: without hostip= a debugger contacts the target at its bind= address: "
+                               "give bind=IP (default 127.0.0.2) or hostip=IP");
+  } else if (loopback(*spec->bind)) {
+    debugger_ip = *spec->bind == kLoopback1 ? kLoopback2 : kLoopback1;
+  }
+  auto target = backends::KdnetTarget::open(*spec, debugger_ip);
+  if (!target) throw KdError(Kind::Error, "listen on kdnet: " + target.error());
+  // The stub speaks KDNET's packet ids with datagram timing (as kdsim --kdnet).
+  auto link = link::LinkConfig::target(link::IdScheme::Kdnet);
+  link.use_datagram_timing();
+  thread_->with([&](sim::Simulator& s) { s.use_link(link, std::chrono::steady_clock::now()); });
+  const auto port = (*target)->self().port;
+  kdnet_ = std::move(*target);
+  std::string c = fmt::format("net:port={},key={}", port, spec->key);
+  if (spec->hostip) return c + ",bind=" + ip(spec->hostip);  // the target POKEs the debugger there
+  c += ",target=" + ip(*spec->bind);                          // the debugger SOLICITs the target
+  if (debugger_ip) c += ",bind=" + ip(*debugger_ip);
+  return c;
+}
+
 void SimHost::start_pumps() {
+  if (kdnet_) {
+    in_ = std::thread([this] { pump_kdnet_in(); });
+    out_ = std::thread([this] { pump_kdnet_out(); });
+    return;
+  }
   in_ = std::thread([this] { pump_in(); });
   out_ = std::thread([this] { pump_out(); });
+}
+
+void SimHost::pump_kdnet_in() {
+  namespace kn = link::kdnet;
+  std::vector<wire::Bytes> payloads;
+  while (!stopping_) {
+    int timeout = 50;
+    {
+      std::lock_guard lock(kdnet_mutex_);
+      if (auto d = kdnet_->next_deadline()) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d - std::chrono::steady_clock::now()).count();
+        timeout = static_cast<int>(std::clamp<long long>(ms, 0, 50));
+      }
+    }
+    pollfd fds[2] = {{wake_read_.get(), POLLIN, 0}, {kdnet_->fd(), POLLIN, 0}};
+    if (::poll(fds, 2, timeout) < 0 && errno != EINTR) break;
+    if (fds[0].revents) break;
+    bool restart = false;
+    {
+      std::lock_guard lock(kdnet_mutex_);
+      kdnet_->receive(std::chrono::steady_clock::now());
+      while (auto e = kdnet_->take_event()) {
+        // A new debugger replacing one is a reconnect: the stub starts a fresh link.
+        // (Authentication failures and malformed datagrams are counted by the endpoint.)
+        if (auto* started = std::get_if<kn::SessionStarted>(&*e); started && started->restart) restart = true;
+      }
+      while (auto p = kdnet_->take_payload()) payloads.push_back(std::move(*p));
+    }
+    if (restart) thread_->disconnect();
+    for (auto& p : payloads) thread_->write(p);
+    payloads.clear();
+  }
+}
+
+void SimHost::pump_kdnet_out() {
+  while (!stopping_) {
+    auto frames = thread_->read_frames(std::chrono::milliseconds(50));
+    if (frames.empty()) continue;
+    std::lock_guard lock(kdnet_mutex_);
+    for (auto& f : frames) kdnet_->send(f, std::chrono::steady_clock::now());
+  }
 }
 
 void SimHost::drop_peer() {
@@ -231,6 +320,7 @@ void SimHost::close() {
   }
   if (listener_) listener_->close();
   listener_.reset();
+  kdnet_.reset();
   pty_slave_ = io::Fd();
 }
 
@@ -302,6 +392,22 @@ std::map<std::string, std::uint64_t> SimHost::fault_counters() {
     add("in", s.incoming_faults());
     add("out", s.outgoing_faults());
   });
+  return out;
+}
+
+std::map<std::string, std::uint64_t> SimHost::kdnet_counters() {
+  std::map<std::string, std::uint64_t> out;
+  std::lock_guard lock(kdnet_mutex_);
+  if (!kdnet_) return out;
+  const auto& c = kdnet_->counters();
+  out = {{"datagrams_received", c.datagrams_received}, {"datagrams_sent", c.datagrams_sent},
+         {"datagrams_dropped", c.datagrams_dropped},   {"auth_failures", c.auth_failures},
+         {"not_kdnet", c.not_kdnet},                   {"malformed", c.malformed},
+         {"replays_dropped", c.replays_dropped},       {"no_session", c.no_session},
+         {"payloads_dropped", c.payloads_dropped},     {"solicits_received", c.solicits_received},
+         {"pokes_sent", c.pokes_sent},                 {"responses_received", c.responses_received},
+         {"sessions", c.sessions},                     {"restarts", c.restarts},
+         {"data_sent", c.data_sent},                   {"data_received", c.data_received}};
   return out;
 }
 

@@ -1,13 +1,15 @@
 // openkd.Simulator: the simulated kernel on its own thread (SimulatorThread),
-// reachable by one debugger at a time over a Unix socket, TCP, a pty or an
-// in-process socketpair (Debugger.connect("sim:...")), plus ground truth read
+// reachable by one debugger at a time over a Unix socket, TCP, a pty, KDNET
+// (a backends::KdnetTarget: UDP, one link frame per datagram, as kdsim --kdnet)
+// or an in-process socketpair (Debugger.connect("sim:...")), plus ground truth read
 // straight from the machine (memory, registers, instruction count, modules)
 // and scenario controls (the TriggerBug crash, a DbgPrint).
 //
 // Two pump threads join the transport to the SimulatorThread's byte pipe: one
 // polls the listener and the debugger's descriptor and feeds the simulator,
-// one writes the simulator's output. Every wait is bounded (poll timeouts),
-// so close() always returns.
+// one writes the simulator's output (over KDNET: frame by frame, both threads
+// using the KdnetTarget under kdnet_mutex_). Every wait is bounded (poll
+// timeouts), so close() always returns.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <atomic>
@@ -20,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/kdnet_target.hpp"
 #include "core/io/listener.hpp"
 #include "core/io/pty.hpp"
 #include "simulator/simulator_thread.hpp"
@@ -49,7 +52,9 @@ public:
   SimHost& operator=(const SimHost&) = delete;
 
   /// Starts listening ("pipe:PATH", "tcp:HOST:PORT" (port 0: any free one),
-  /// "pty") and returns the -k string a debugger needs. Once per simulator.
+  /// "pty", "kdnet:port=N,key=K[,hostip=IP][,bind=IP]" (port 0 or none: a
+  /// free one; no key: a fresh one)) and returns the -k string a debugger
+  /// needs. Once per simulator.
   std::string listen(const std::string& where);
   /// An in-process link: returns the debugger's end of a socketpair (the
   /// caller owns it). Instead of listen().
@@ -68,6 +73,9 @@ public:
   std::optional<std::uint64_t> symbol(const std::string& name);
   /// Fault counters of both directions.
   std::map<std::string, std::uint64_t> fault_counters();
+  /// The KDNET target's counters (datagrams, authentication failures, replays,
+  /// sessions...); empty unless listening on kdnet:.
+  std::map<std::string, std::uint64_t> kdnet_counters();
   /// Text the kernel printed while no debugger took it.
   std::string console();
 
@@ -84,6 +92,9 @@ private:
   void pump_in();
   void pump_out();
   void drop_peer();  // pump_in's thread
+  std::string listen_kdnet(const std::string& words);
+  void pump_kdnet_in();
+  void pump_kdnet_out();
 
   SimConfig config_;
   std::unique_ptr<sim::SimulatorThread> thread_;
@@ -93,6 +104,8 @@ private:
   std::mutex peer_mutex_;  // the peer descriptor: pump_in replaces it, pump_out writes to it
   io::Fd peer_;
   bool is_pty_ = false;
+  std::mutex kdnet_mutex_;  // the KDNET target: pump_kdnet_in receives, pump_kdnet_out sends
+  std::unique_ptr<backends::KdnetTarget> kdnet_;
   io::Fd wake_read_, wake_write_;
   std::string connect_;
   std::atomic<bool> stopping_{false};

@@ -1,6 +1,7 @@
-// kdsim as a KDNET target: one UDP socket (ours and the debugger's port, as
-// Windows does), a link::kdnet::Endpoint in the target role and the
-// simulator's stub with KDNET packet ids. A poll() loop like kdsim's main one.
+// kdsim as a KDNET target: backends::KdnetTarget (one UDP socket, ours and the
+// debugger's port, as Windows does; a target-role link::kdnet::Endpoint) joined
+// to the simulator's stub with KDNET packet ids, one frame per datagram. A
+// poll() loop like kdsim's main one.
 #pragma once
 #include "options.hpp"
 #include "simulator/simulator.hpp"

@@ -23,7 +23,8 @@ const char* const kUsage =
     "  --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP]\n"
     "                       be a KDNET target on UDP port N (bcdedit /dbgsettings net's words:\n"
     "                       the debugger's address, the port, the key; bind = our own address).\n"
-    "                       Without hostip= it waits for a debugger with target= to contact it\n"
+    "                       Without hostip= it waits for a debugger with target= to contact it;\n"
+    "                       port=0 binds a free port (printed on the first line)\n"
     "  --new-kdnet-key      print a fresh random KDNET key and exit\n"
     "  --break-on-boot      wait at the first instruction for a debugger and report a\n"
     "                       breakpoint there, so the whole run is deterministic\n"
@@ -97,36 +98,11 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
     } else if (a == "--kdnet") {
       OPENKD_VALUE(spec);
       o.listen = Options::Listen::Kdnet;
-      bool have_port = false;
-      std::string text = *spec;
-      for (std::size_t start = 0; start <= text.size();) {
-        std::size_t comma = text.find(',', start);
-        if (comma == std::string::npos) comma = text.size();
-        std::string item = text.substr(start, comma - start);
-        start = comma + 1;
-        auto eq = item.find('=');
-        if (eq == std::string::npos || eq == 0)
-          return std::unexpected("--kdnet wants hostip=IP,port=N,key=W.X.Y.Z[,bind=IP], got '" + item + "'");
-        std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-        if (k == "hostip" || k == "bind") {
-          auto ip = link::kdnet::parse_ipv4(v);
-          if (!ip) return std::unexpected("--kdnet " + k + "= wants an IPv4 address, got '" + v + "'");
-          (k == "hostip" ? o.kdnet_hostip : o.kdnet_bind) = *ip;
-        } else if (k == "port") {
-          auto p = number<unsigned>("--kdnet port=", v, 1, 65535);
-          if (!p) return std::unexpected(p.error());
-          o.kdnet_port = static_cast<std::uint16_t>(*p);
-          have_port = true;
-        } else if (k == "key") {
-          auto key = wire::kdnet::parse_key(v);
-          if (!key) return std::unexpected("--kdnet key=: " + key.error().message);
-          o.kdnet_key = v;
-        } else {
-          return std::unexpected("--kdnet: unknown option '" + k + "' (known: hostip, port, key, bind)");
-        }
-      }
-      if (!have_port) return std::unexpected("--kdnet needs port=N");
-      if (o.kdnet_key.empty()) return std::unexpected("--kdnet needs key=W.X.Y.Z (kdsim --new-kdnet-key makes one)");
+      auto k = backends::parse_kdnet_target(*spec, "--kdnet");
+      if (!k) return std::unexpected(k.error());
+      o.kdnet = *k;
+      if (!o.kdnet.port) return std::unexpected("--kdnet needs port=N");
+      if (o.kdnet.key.empty()) return std::unexpected("--kdnet needs key=W.X.Y.Z (kdsim --new-kdnet-key makes one)");
     } else if (a == "--pty") {
       o.listen = Options::Listen::Pty;
     } else if (a == "--serial") {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/kdnet_target.hpp"
 #include "simulator/simulator.hpp"
 
 namespace openkd::kdsim {
@@ -20,11 +21,9 @@ struct Options {
   std::uint64_t bench = 0;          // run this many instructions without a debugger, print the speed, exit
   bool help = false;
   bool new_kdnet_key = false;       // --new-kdnet-key: print a fresh key and exit
-  // --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP] (bcdedit /dbgsettings net's words)
-  std::string kdnet_key;            // as given (checked when parsed)
-  std::uint32_t kdnet_hostip = 0;   // the debugger's IPv4 (0: wait for a debugger to contact us)
-  std::uint32_t kdnet_bind = 0;     // our own IPv4 (0: all addresses)
-  std::uint16_t kdnet_port = 0;     // UDP port, ours and the debugger's
+  // --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP] (bcdedit /dbgsettings net's words;
+  // port and key required, bind defaults to all addresses)
+  backends::KdnetTargetSpec kdnet;
 };
 
 std::expected<Options, std::string> parse_options(const std::vector<std::string>& args);
