@@ -2,7 +2,8 @@
 // reachable by one debugger at a time over a Unix socket, TCP, a pty or an
 // in-process socketpair (Debugger.connect("sim:...")), plus ground truth read
 // straight from the machine (memory, registers, instruction count, modules)
-// and scenario controls (the TriggerBug crash, a DbgPrint).
+// and scenario controls (the TriggerBug crash, a DbgPrint, simdrv2.sys loaded
+// and unloaded on request).
 //
 // Two pump threads join the transport to the SimulatorThread's byte pipe: one
 // polls the listener and the debugger's descriptor and feeds the simulator,
