@@ -69,6 +69,7 @@ bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
 // simulator/kernel/ntos/ki.h: IMAGE_CYCLER_MODE, IMAGE_REQUEST, IMAGE_CYCLER_STATE.
 constexpr std::uint32_t kImageCyclerManual = 1;
 constexpr std::uint32_t kImageRequestLoad = 1, kImageRequestUnload = 2;
+constexpr std::uint32_t kImageLoading = 2, kImageUnloading = 4;  // under way: the request finishes
 constexpr const char* kImageStates[] = {"starting", "unloaded", "loading", "loaded", "unloading", "failed"};
 
 /// The cycler's exported variables (mode, request, state), or nullopt when the kernel lacks them.
@@ -94,7 +95,7 @@ DriverState read_driver_state(sim::Simulator& s) {
   }
   std::uint32_t state = space.read_u32(v->state);
   d.state = state < std::size(kImageStates) ? kImageStates[state] : "state " + std::to_string(state);
-  d.pending = space.read_u32(v->request) != 0 || state == 2 || state == 4;  // loading, unloading
+  d.pending = space.read_u32(v->request) != 0 || state == kImageLoading || state == kImageUnloading;
   return d;
 }
 
@@ -408,7 +409,7 @@ bool SimHost::withdraw_driver_request() {
     if (!v) return;
     auto& space = s.machine().space();
     std::uint32_t state = space.read_u32(v->state);
-    if (state == 2 || state == 4) return;  // loading, unloading: under way, it finishes
+    if (state == kImageLoading || state == kImageUnloading) return;  // under way: it finishes
     withdrawn = space.read_u32(v->request) != 0;
     space.write_u32(v->request, 0);
   });

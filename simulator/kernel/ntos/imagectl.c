@@ -41,20 +41,29 @@ static BOOLEAN ExpManualLoad(PLDR_DATA_TABLE_ENTRY *Loaded) {
   return TRUE;
 }
 
-/* Polls ExpImageRequest once per yield; never returns. */
+/* Polls ExpImageRequest once per yield; never returns. The host reads and writes these
+ * variables only between the simulator's slices, so it sees either the request not yet
+ * taken (state unloaded/loaded: it may withdraw it) or taken (loading/unloading): the
+ * request is read again after the state says "taken", and a withdrawn one is dropped. */
 static DECLSPEC_NORETURN VOID ExpManualImageCycler(VOID) {
   PLDR_DATA_TABLE_ENTRY Entry = NULL;
   ExpImageState = ImageUnloaded;
   for (;;) {
     ULONG Request = ExpImageRequest;
-    if (Request == ImageRequestLoad && !Entry) {
-      ExpImageState = ImageLoading;
-      ExpImageState = ExpManualLoad(&Entry) ? ImageLoaded : ImageLoadFailed;
-    } else if (Request == ImageRequestUnload && Entry) {
-      ExpImageState = ImageUnloading;
-      MmUnloadSystemImage(Entry);
-      Entry = NULL;
-      ExpImageState = ImageUnloaded;
+    BOOLEAN Load = Request == ImageRequestLoad && !Entry;
+    BOOLEAN Unload = Request == ImageRequestUnload && Entry;
+    if (Load || Unload) {
+      ULONG Before = ExpImageState;
+      ExpImageState = Load ? ImageLoading : ImageUnloading;
+      if (ExpImageRequest != Request) {
+        ExpImageState = Before;  /* withdrawn */
+      } else if (Load) {
+        ExpImageState = ExpManualLoad(&Entry) ? ImageLoaded : ImageLoadFailed;
+      } else {
+        MmUnloadSystemImage(Entry);
+        Entry = NULL;
+        ExpImageState = ImageUnloaded;
+      }
     }
     if (Request) /* done (or nothing to do); a request written meanwhile stays */
       __atomic_compare_exchange_n(&ExpImageRequest, &Request, 0, FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
