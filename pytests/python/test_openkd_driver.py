@@ -182,3 +182,25 @@ def test_load_without_simdrv2_fails_clearly(tmp_path, monkeypatch):
             dbg.break_in()
             dbg.wait(timeout=30)
             assert "simdrv2" not in names(dbg.modules())
+
+
+@MANUAL
+def test_ctrl_c_withdraws_the_request(kd_session, kdsim):
+    import _thread
+    dbg = kd_session  # broken in: the request cannot finish
+    drain(dbg)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        kdsim.load_driver(timeout=60)
+    timer.join()
+    assert time.monotonic() - began < 30
+    run_a_while(dbg)
+    assert "simdrv2" not in names(dbg.modules())
+    assert not stops(drain(dbg), "module_load")
+    dbg.continue_(wait=False)
+    kdsim.load_driver(timeout=60)  # a fresh request still works
+    dbg.break_in()
+    dbg.wait(timeout=30)
+    assert "simdrv2" in names(dbg.modules())
