@@ -37,6 +37,8 @@ KERNEL_API_EXPORTS = {
     "KeDelayExecutionThread", "RtlInitUnicodeString", "RtlInitAnsiString",
     "memcpy", "memset", "DbgLoadImageSymbols", "DbgUnLoadImageSymbols",
 }
+# simdrv2.sys on request (imagectl.c), written and read by the Python host.
+IMAGE_CYCLER_EXPORTS = {"ExpImageCyclerMode", "ExpImageRequest", "ExpImageState"}
 DRIVER_EXPORTS = {
     "simdrv.sys": {"DriverEntry", "TriggerBug"},
     "simdrv2.sys": {"DriverEntry", "DriverUnload"},
@@ -239,6 +241,7 @@ def test_kernel_exports(kdir):
     names = set(exports(kdir / "simkrnl.exe"))
     assert ABI_KERNEL_EXPORTS <= names, ABI_KERNEL_EXPORTS - names
     assert KERNEL_API_EXPORTS <= names, KERNEL_API_EXPORTS - names
+    assert IMAGE_CYCLER_EXPORTS <= names, IMAGE_CYCLER_EXPORTS - names
 
 
 @pytest.mark.parametrize("driver", sorted(DRIVER_EXPORTS))

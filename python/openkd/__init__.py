@@ -184,23 +184,27 @@ class Simulator(_Closable):
     or a dict of the same keys; applied to the link's bytes in both directions.
     driver_cycle: (load, loaded): simdrv2.sys is loaded after ``load`` and unloaded after
     ``loaded`` worker iterations, over and over (the kernel's boot options, answered by a
-    Debugger that connects with this Simulator).
+    Debugger that connects with this Simulator). "manual": it is loaded and unloaded
+    only when ``load_driver()`` and ``unload_driver()`` ask.
     """
 
     def __init__(self, cpus: int = 1, seed: int = 0, memory: int = 256, build: int = 19041,
                  faults: Union[None, str, Dict[str, object]] = None, break_on_boot: bool = True,
-                 driver_cycle: Optional[tuple] = None, boot_options: str = ""):
+                 driver_cycle: Union[None, tuple, str] = None, boot_options: str = ""):
         if isinstance(faults, dict):
             faults = ",".join(f"{k}={v}" for k, v in faults.items())
+        if isinstance(driver_cycle, str) and driver_cycle != "manual":
+            raise Error(f"driver_cycle: expected (load, loaded) or \"manual\", got {driver_cycle!r}")
+        manual = driver_cycle == "manual"
         self.cpus = cpus
         self.seed = seed
         self.faults = faults or ""
         opts = [boot_options] if boot_options else []
-        if driver_cycle:
+        if driver_cycle and not manual:
             opts.append(f"load={int(driver_cycle[0])} loaded={int(driver_cycle[1])}")
         self.boot_options = " ".join(opts)
         self._owned = True
-        self._s = _openkd._Simulator(cpus, seed, memory, build, self.faults, break_on_boot, _kernel_dir())
+        self._s = _openkd._Simulator(cpus, seed, memory, build, self.faults, break_on_boot, _kernel_dir(), manual)
 
     @classmethod
     def _view(cls, raw) -> "Simulator":
@@ -266,6 +270,60 @@ class Simulator(_Closable):
     def emit_print(self, text: str, cpu: int = 0) -> None:
         """Scenario: ``text`` reaches the debugger as a DbgPrint from processor ``cpu`` (while it runs)."""
         self._s.emit_print(text, cpu)
+
+    def load_driver(self, timeout: float = 30.0) -> Module:
+        """Scenario: the kernel loads simdrv2.sys now and calls its DriverEntry (needs
+        ``driver_cycle="manual"``). Returns the image as the machine mapped it.
+
+        A debugger sees the module load event and the module in ``lm`` /
+        ``modules()``, as with the automatic cycle. The target must be running:
+        TimeoutError after ``timeout`` seconds if it is stopped in a debugger (the
+        request is withdrawn), or at once if the kernel could not load the image
+        (no simdrv2.sys, nor a copy served by the debugger). Error when the kernel
+        cycles the driver by itself or it is already loaded. Ctrl-C withdraws the
+        request and raises KeyboardInterrupt.
+        """
+        self._driver_request(True, timeout)
+        for m in self.modules():
+            if m.name.lower() == "simdrv2.sys":
+                return m
+        raise Error("load_driver: the kernel reports simdrv2.sys loaded but the machine has not mapped it")
+
+    def unload_driver(self, timeout: float = 30.0) -> None:
+        """Scenario: the kernel calls simdrv2.sys's DriverUnload and unloads it (the
+        debugger sees the unload event). Errors and waiting as ``load_driver``."""
+        self._driver_request(False, timeout)
+
+    @property
+    def driver_state(self) -> str:
+        """simdrv2.sys as the kernel's image cycler reports it: "automatic" (it cycles by
+        itself), or with driver_cycle="manual": "starting" (the cycler has not run yet),
+        "unloaded", "loading", "loaded", "unloading", "failed" (the last load failed)."""
+        return self._s.wait_driver(0)[0]
+
+    def _driver_request(self, load: bool, timeout: float) -> None:
+        what = "load_driver" if load else "unload_driver"
+        self._s.request_driver(load)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                state, pending, running = self._s.wait_driver(0.05)
+                if not pending:
+                    if state == ("loaded" if load else "unloaded"):
+                        return
+                    raise TimeoutError(f"{what}: the kernel could not load simdrv2.sys (the simulator has no "
+                                       f"simdrv2.sys and the debugger served none, or DriverEntry failed: see its "
+                                       f"DbgPrint); state {state!r}")
+                if time.monotonic() >= deadline:
+                    withdrawn = self._s.withdraw_driver_request()
+                    why = ("the target is stopped in the debugger (continue it)" if not running else
+                           "the kernel's image cycler has not taken the request (has the kernel booted?)")
+                    raise TimeoutError(f"{what}: simdrv2.sys not {'loaded' if load else 'unloaded'} within "
+                                       f"{timeout} s: {why}; the request was "
+                                       f"{'withdrawn' if withdrawn else 'under way and will finish'}")
+        except KeyboardInterrupt:
+            self._s.withdraw_driver_request()
+            raise
 
     def fault_counters(self) -> Dict[str, int]:
         """What the fault injector did: in_/out_ chunks, dropped, corrupted, duplicated, truncated."""

@@ -14,7 +14,8 @@ Enable it with ``-p openkd.pytest_plugin`` (or installed, through its
   or ``@pytest.mark.parametrize("faults", [...], indirect=True)``), None without.
 
 Options: ``--openkd-cpus N``, ``--openkd-seed S``; ``@pytest.mark.openkd(cpus=4, seed=1, listen=...)``
-overrides them per test. A failing test's report gets a section with the tail
+overrides them per test (also ``boot_options=``, and ``driver_cycle="manual"`` for
+``kdsim.load_driver()`` / ``unload_driver()``). A failing test's report gets a section with the tail
 of the decoded KD traffic of every debugger the test opened.
 """
 from __future__ import annotations
@@ -35,8 +36,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "faults(spec): run the test's simulator under seeded link faults "
                                        "(kdsim syntax: drop=P,corrupt=P,dup=P,truncate=P,delay=MS,seed=N)")
-    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, boot_options=..., listen=WHERE): the test's simulator "
-                                       "settings")
+    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, boot_options=..., listen=WHERE, driver_cycle=...): "
+                                       "the test's simulator settings")
 
 
 def _setting(request, name, default):
@@ -71,7 +72,8 @@ def kdsim(request, faults, cpus):
     """A fresh simulated kernel listening on its own socket (closed after the test)."""
     sim = openkd.Simulator(cpus=cpus,
                            seed=_setting(request, "seed", request.config.getoption("openkd_seed", 0)),
-                           faults=faults, boot_options=_setting(request, "boot_options", ""))
+                           faults=faults, boot_options=_setting(request, "boot_options", ""),
+                           driver_cycle=_setting(request, "driver_cycle", None))
     sim.listen(_setting(request, "listen", None))
     yield sim
     sim.close()

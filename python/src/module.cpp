@@ -153,13 +153,15 @@ PYBIND11_MODULE(_openkd, m) {
 
   pyb::class_<SimHost>(m, "_Simulator")
       .def(pyb::init([](unsigned cpus, std::uint64_t seed, std::uint64_t memory, std::uint32_t build,
-                        const std::string& faults, bool break_on_boot, const std::string& kernel_dir) {
+                        const std::string& faults, bool break_on_boot, const std::string& kernel_dir,
+                        bool manual_driver_cycle) {
              SimConfig c{cpus, seed, memory, build, faults, break_on_boot, kernel_dir};
+             c.manual_driver_cycle = manual_driver_cycle;
              pyb::gil_scoped_release r;
              return std::make_unique<SimHost>(c);
            }),
            pyb::arg("cpus"), pyb::arg("seed"), pyb::arg("memory"), pyb::arg("build"), pyb::arg("faults"),
-           pyb::arg("break_on_boot"), pyb::arg("kernel_dir"))
+           pyb::arg("break_on_boot"), pyb::arg("kernel_dir"), pyb::arg("manual_driver_cycle") = false)
       .def("listen", &SimHost::listen, release())
       .def_property_readonly("connect_string", &SimHost::connect_string)
       .def("read_memory", [](SimHost& s, std::uint64_t a, std::size_t n) {
@@ -195,6 +197,17 @@ PYBIND11_MODULE(_openkd, m) {
       .def("console", &SimHost::console, release())
       .def("trigger_bug", &SimHost::trigger_bug, release())
       .def("emit_print", &SimHost::emit_print, release())
+      .def("request_driver", &SimHost::request_driver, release())
+      .def("wait_driver",
+           [](SimHost& s, double slice) {
+             DriverState d;
+             {
+               pyb::gil_scoped_release r;
+               d = s.wait_driver(ms(slice));
+             }
+             return pyb::make_tuple(d.state, d.pending, d.running);
+           })
+      .def("withdraw_driver_request", &SimHost::withdraw_driver_request, release())
       .def_property_readonly("cpus", &SimHost::cpus)
       .def("close", &SimHost::close, release());
 

@@ -70,6 +70,39 @@ bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
   return true;
 }
 
+// simulator/kernel/ntos/ki.h: IMAGE_CYCLER_MODE, IMAGE_REQUEST, IMAGE_CYCLER_STATE.
+constexpr std::uint32_t kImageCyclerManual = 1;
+constexpr std::uint32_t kImageRequestLoad = 1, kImageRequestUnload = 2;
+constexpr std::uint32_t kImageLoading = 2, kImageUnloading = 4;  // under way: the request finishes
+constexpr const char* kImageStates[] = {"starting", "unloaded", "loading", "loaded", "unloading", "failed"};
+
+/// The cycler's exported variables (mode, request, state), or nullopt when the kernel lacks them.
+struct CyclerVariables {
+  std::uint64_t mode, request, state;
+};
+std::optional<CyclerVariables> cycler_variables(sim::Machine& m) {
+  auto mode = m.kernel_export("ExpImageCyclerMode");
+  auto request = m.kernel_export("ExpImageRequest");
+  auto state = m.kernel_export("ExpImageState");
+  if (!mode || !request || !state) return std::nullopt;
+  return CyclerVariables{*mode, *request, *state};
+}
+
+DriverState read_driver_state(sim::Simulator& s) {
+  DriverState d;
+  d.running = s.stub().running();
+  auto v = cycler_variables(s.machine());
+  auto& space = s.machine().space();
+  if (!v || space.read_u32(v->mode) != kImageCyclerManual) {
+    d.state = "automatic";
+    return d;
+  }
+  std::uint32_t state = space.read_u32(v->state);
+  d.state = state < std::size(kImageStates) ? kImageStates[state] : "state " + std::to_string(state);
+  d.pending = space.read_u32(v->request) != 0 || state == kImageLoading || state == kImageUnloading;
+  return d;
+}
+
 }  // namespace
 
 SimHost::SimHost(const SimConfig& config) : config_(config) {
@@ -94,6 +127,12 @@ SimHost::SimHost(const SimConfig& config) : config_(config) {
   }
   auto s = sim::Simulator::create(sc);
   if (!s) throw KdError(Kind::Error, "cannot start the simulated kernel: " + s.error());
+  if (config.manual_driver_cycle) {
+    // Before the kernel runs a single instruction: the cycler reads its mode once, when it starts.
+    auto mode = (*s)->machine().kernel_export("ExpImageCyclerMode");
+    if (!mode) throw KdError(Kind::Error, "this simkrnl.exe has no manual driver cycle (no ExpImageCyclerMode export)");
+    (*s)->machine().space().write_u32(*mode, kImageCyclerManual);
+  }
   thread_ = std::make_unique<sim::SimulatorThread>(std::move(*s));
   int p[2];
   if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw KdError(Kind::Error, "cannot create a pipe");
@@ -438,6 +477,49 @@ void SimHost::emit_print(const std::string& text, unsigned cpu) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   throw KdError(Kind::Timeout, "emit_print: the kernel kept an event pending for 1 s (is the target stopped?)");
+}
+
+void SimHost::request_driver(bool load) {
+  const char* what = load ? "load_driver" : "unload_driver";
+  std::string refusal;
+  thread_->with([&](sim::Simulator& s) {
+    DriverState d = read_driver_state(s);
+    if (d.state == "automatic")
+      refusal = "the kernel loads and unloads simdrv2.sys by itself; make the Simulator with driver_cycle=\"manual\"";
+    else if (d.pending)
+      refusal = "a load or unload of simdrv2.sys is still pending";
+    else if (load && d.state == "loaded")
+      refusal = "simdrv2.sys is already loaded";
+    else if (!load && d.state != "loaded")
+      refusal = "simdrv2.sys is not loaded";
+    else
+      s.machine().space().write_u32(cycler_variables(s.machine())->request, load ? kImageRequestLoad : kImageRequestUnload);
+  });
+  if (!refusal.empty()) throw KdError(Kind::Error, std::string(what) + ": " + refusal);
+}
+
+DriverState SimHost::wait_driver(std::chrono::milliseconds slice) {
+  const auto end = std::chrono::steady_clock::now() + slice;
+  for (;;) {
+    DriverState d;
+    thread_->with([&](sim::Simulator& s) { d = read_driver_state(s); });
+    if (!d.pending || std::chrono::steady_clock::now() >= end) return d;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+bool SimHost::withdraw_driver_request() {
+  bool withdrawn = false;
+  thread_->with([&](sim::Simulator& s) {
+    auto v = cycler_variables(s.machine());
+    if (!v) return;
+    auto& space = s.machine().space();
+    std::uint32_t state = space.read_u32(v->state);
+    if (state == kImageLoading || state == kImageUnloading) return;  // under way: it finishes
+    withdrawn = space.read_u32(v->request) != 0;
+    space.write_u32(v->request, 0);
+  });
+  return withdrawn;
 }
 
 }  // namespace openkd::py

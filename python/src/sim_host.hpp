@@ -3,7 +3,8 @@
 // (a backends::KdnetTarget: UDP, one link frame per datagram, as kdsim --kdnet)
 // or an in-process socketpair (Debugger.connect("sim:...")), plus ground truth read
 // straight from the machine (memory, registers, instruction count, modules)
-// and scenario controls (the TriggerBug crash, a DbgPrint).
+// and scenario controls (the TriggerBug crash, a DbgPrint, simdrv2.sys loaded
+// and unloaded on request).
 //
 // Two pump threads join the transport to the SimulatorThread's byte pipe: one
 // polls the listener and the debugger's descriptor and feeds the simulator,
@@ -13,6 +14,7 @@
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -37,6 +39,14 @@ struct SimConfig {
   std::string faults;  // kdsim --faults syntax: "drop=P,corrupt=P,dup=P,truncate=P,delay=MS,seed=N"
   bool break_on_boot = true;
   std::string kernel_dir;  // empty: OPENKD_KERNEL_DIR from the environment, else the build's images
+  bool manual_driver_cycle = false;  // simdrv2.sys only on request (request_driver), not on the kernel's pacing
+};
+
+/// The kernel's image cycler as the host sees it (simulator/kernel/ntos/imagectl.c).
+struct DriverState {
+  std::string state;     // "automatic", "starting", "unloaded", "loading", "loaded", "unloading", "failed"
+  bool pending = false;  // a request the kernel has not finished
+  bool running = false;  // the machine runs (no debugger holds it stopped)
 };
 
 struct SimModule {
@@ -84,6 +94,14 @@ public:
   void trigger_bug(std::uint32_t value);
   /// `text` arrives at the debugger as a DbgPrint from `cpu`.
   void emit_print(const std::string& text, unsigned cpu);
+  /// simdrv2.sys on request (manual_driver_cycle): posts a load (true) or an
+  /// unload; throws KdError when the kernel cycles it by itself, a request is
+  /// pending, or it is already in that state.
+  void request_driver(bool load);
+  /// Where the cycler is; waits up to `slice` for a pending request to finish.
+  DriverState wait_driver(std::chrono::milliseconds slice);
+  /// Takes back a request the kernel has not started on (true if it did).
+  bool withdraw_driver_request();
 
   void close();
 

@@ -77,5 +77,27 @@ typedef struct _SYSTEM_WORKER_PACING {
 } SYSTEM_WORKER_PACING;
 extern SYSTEM_WORKER_PACING ExpPacing;
 VOID ExStartSystemWorkers(ULONG64 Seed);
+VOID ExpImageCycler(PVOID Context);  /* the automatic load/unload cycle of simdrv2.sys */
+
+/* imagectl.c: the image cycler's manual mode (simdrv2.sys on request). The values are
+ * an interface: the host (python/src/sim_host.cpp) and kd users write and read them. */
+typedef enum _IMAGE_CYCLER_MODE {
+  ImageCyclerAutomatic = 0,  /* ExpPacing's cycle (the default) */
+  ImageCyclerManual = 1,     /* only on request (ExpImageRequest) */
+} IMAGE_CYCLER_MODE;
+typedef enum _IMAGE_REQUEST {
+  ImageRequestNone = 0,
+  ImageRequestLoad = 1,
+  ImageRequestUnload = 2,
+} IMAGE_REQUEST;
+typedef enum _IMAGE_CYCLER_STATE {
+  ImageCyclerNotManual = 0,  /* automatic mode, or the cycler has not started yet */
+  ImageUnloaded = 1,
+  ImageLoading = 2,
+  ImageLoaded = 3,
+  ImageUnloading = 4,
+  ImageLoadFailed = 5,       /* the last load failed: no simdrv2.sys, or DriverEntry failed */
+} IMAGE_CYCLER_STATE;
+VOID ExpImageCyclerStart(PVOID Context);
 
 #endif

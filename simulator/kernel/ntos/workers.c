@@ -127,7 +127,7 @@ VOID ExStartSystemWorkers(ULONG64 Seed) {
     PKSTART_ROUTINE Routine;
   } Workers[] = {
       {"tick worker", ExpTickWorker},
-      {"image cycler", ExpImageCycler},
+      {"image cycler", ExpImageCyclerStart},  /* imagectl.c: ExpImageCycler, or on request */
       {"pool exerciser", ExpPoolExerciser},
   };
   ExpSeed = Seed;
