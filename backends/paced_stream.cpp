@@ -19,7 +19,12 @@ public:
 
   asio::awaitable<io::ReadResult> read_some(asio::mutable_buffer buf) override {
     auto st = state_;  // the coroutine owns what it touches, whatever happens to this object
-    co_return co_await st->inner->read_some(buf);
+    auto [ec, n] = co_await st->inner->read_some(buf);
+    // This stream is a pty's (stream.cpp paces only those). On Linux, reading a
+    // pty slave whose master has closed gives EIO, or end of file when the read
+    // raced the close: both mean the other end hung up, so say it one way.
+    if (ec == error_code(EIO, boost::system::system_category())) ec = asio::error::eof;
+    co_return io::ReadResult{ec, n};
   }
 
   asio::awaitable<error_code> write_all(asio::const_buffer buf) override {

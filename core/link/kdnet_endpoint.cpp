@@ -379,6 +379,11 @@ void Endpoint::accept_data(Session& s, wk::Datagram d, const Address& from, Time
 
 void Endpoint::start_session(wk::Keys keys, const Address& peer, bool restart) {
   session_ = Session{std::move(keys), peer, 0, ReplayWindow{}, false};
+  // Payloads not yet taken belong to the session that ended: the link above
+  // starts afresh with this one, so they must not reach it (counted as dropped).
+  // Callers take events before payloads; this keeps that order sound.
+  counters_.payloads_dropped += payloads_.size();
+  payloads_.clear();
   ++counters_.sessions;
   if (restart) ++counters_.restarts;
   events_.push_back(SessionStarted{peer, restart});

@@ -132,7 +132,7 @@ struct EndpointCounters {
   std::uint64_t malformed = 0;           // authentic but wrong inside (direction, payload)
   std::uint64_t replays_dropped = 0;     // duplicate or too old: never delivered twice
   std::uint64_t no_session = 0;          // data with no session (dropped, either way)
-  std::uint64_t payloads_dropped = 0;    // the delivery queue was full
+  std::uint64_t payloads_dropped = 0;    // the delivery queue was full, or a session ended before they were taken
   std::uint64_t pokes_sent = 0, pokes_received = 0, pokes_answered = 0;
   std::uint64_t responses_sent = 0, responses_received = 0, stale_responses = 0;
   std::uint64_t solicits_sent = 0, solicits_received = 0;

@@ -344,10 +344,16 @@ BOOST_AUTO_TEST_CASE(a_solicit_during_a_session_gets_one_poke_and_moves_nothing_
   BOOST_TEST(events_of<kn::SessionStarted>(tgt).empty());
 
   // Only the answer to that POKE moves the session (and the keep-alives) to it.
+  // A packet of the old debugger's still waiting in the target goes with its
+  // session: the new link never sees it.
+  BOOST_TEST(dbg.send_data(bytes({'o', 'l', 'd'}), now));
+  while (auto d = dbg.take_datagram()) tgt.on_datagram(d->bytes, kHost, now);
   dbg2.on_datagram(*poke_for_dbg2, kTarget, now);
   auto response = dbg2.take_datagram();
   BOOST_TEST_REQUIRE(response.has_value());
   tgt.on_datagram(response->bytes, elsewhere, now);
+  BOOST_TEST(payloads_of(tgt).empty());
+  BOOST_TEST(tgt.counters().payloads_dropped == 1u);
   auto started = events_of<kn::SessionStarted>(tgt);
   BOOST_TEST_REQUIRE(started.size() == 1u);
   BOOST_TEST(started[0].restart);

@@ -237,6 +237,17 @@ def test_bad_net_strings_are_one_line_errors(connect, needle):
     assert rc != 0 and len(lines) == 1 and needle in lines[0], err
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--kdnet", "port=50000,key=1.2.3"], "key"),
+    (["--kdnet", "port=50000,key=1.2.3.4,hostip=1.2.3"], "hostip"),
+    (["--kdnet", "port=50000,key=1.2.3.4,hostip=127.0.0.1", "--baud", "9600"], "--baud"),
+])
+def test_bad_kdsim_kdnet_options_are_one_line_errors(args, needle):
+    p = subprocess.run([str(tool("kdsim")), *args], capture_output=True, text=True, timeout=30)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    assert p.returncode != 0 and len(lines) == 1 and needle in lines[0], p.stderr
+
+
 # ---- an independent KDNET peer (Python, python3-cryptography) -------------------
 
 def test_python_target_handshakes_with_kd_and_reads_its_reset():

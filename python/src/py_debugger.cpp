@@ -219,6 +219,10 @@ public:
         [this](std::string_view line) {
           traffic_.add(fmt::format("connection: {}", line));
           emit(Event{"connection", std::string(line), std::nullopt});
+        },
+        [this](std::uint64_t) {
+          // Prompts are answered at once above, so none is ever left to withdraw.
+          traffic_.add("DbgPrompt withdrawn: its target restarted or went away");
         }});
     if (auto r = session_->start(); !r) throw to_kd_error(r.error());
     session_->request_break();

@@ -17,8 +17,8 @@ const char* const kUsage =
     "  --listen tcp:HOST:PORT  serve on TCP (port 0: any free port, printed)\n"
     "  --pty                serve on a new pseudo-terminal (its path is printed)\n"
     "  --serial DEVICE      serve on a serial port or an existing pseudo-terminal (8N1 at\n"
-    "                       --baud, 115200 without it); when the device goes away kdsim\n"
-    "                       waits for it to come back\n"
+    "                       --baud, 115200 without it, and paced at that rate); when the\n"
+    "                       device goes away kdsim waits for it to come back\n"
     "  --list-ports         list the serial ports libserialport knows, and exit\n"
     "  --kdnet hostip=IP,port=N,key=W.X.Y.Z[,bind=IP]\n"
     "                       be a KDNET target on UDP port N (bcdedit /dbgsettings net's words:\n"
@@ -153,6 +153,11 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
   }
   if (!o.help && !o.bench && !o.new_kdnet_key && !o.list_ports && o.listen == Options::Listen::None)
     return std::unexpected("say where to listen: --listen pipe:PATH, --listen tcp:HOST:PORT, --pty, --serial DEVICE or --kdnet ...");
+  // A UART moves baud/10 bytes a second whatever kdsim writes: pace to it, so
+  // a burst of output never blocks the emulation in write() (--baud or 115200).
+  if (o.listen == Options::Listen::Serial && o.sim.baud == 0) o.sim.baud = 115200;
+  if (o.listen == Options::Listen::Kdnet && o.sim.baud != 0)
+    return std::unexpected("--baud paces a serial line; KDNET has no baud rate");
   if (o.listen == Options::Listen::Kdnet) {
     o.sim.link = link::LinkConfig::target(link::IdScheme::Kdnet);
     o.sim.link.use_datagram_timing();
