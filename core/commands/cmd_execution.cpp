@@ -39,7 +39,7 @@ CommandResult<StopEvent> single_step(EngineCore& core, std::uint32_t status) {
 
 // Runs with every enabled breakpoint (and the temporary ones) in place.
 CommandResult<StopEvent> resume_with_breakpoints(EngineCore& core, std::uint32_t status,
-                                                 const std::vector<std::uint64_t>& temporary) {
+                                                 const std::vector<std::uint64_t>& temporary, bool break_in = false) {
   auto ctx = core.context();
   if (!ctx) return std::unexpected(ctx.error());
   const bool under_rip = core.breakpoints.enabled_at(ctx->rip) || std::ranges::count(temporary, ctx->rip) > 0;
@@ -89,7 +89,7 @@ CommandResult<StopEvent> resume_with_breakpoints(EngineCore& core, std::uint32_t
     }
   }
 
-  auto stop = resume_target(core, {status, false, dr7});
+  auto stop = resume_target(core, {status, false, dr7, break_in});
   for (auto h : handles)
     if (auto r = core.target.restore_breakpoint(h); !r)
       core.printf("Unable to remove a breakpoint (handle {}): {}\n", h, r.error().message);
@@ -136,10 +136,12 @@ Outcome handle_stop(EngineCore& core, const StopEvent& stop, const std::vector<s
     }
     if (is_single_step(stop) && !breakpoints_inserted) return Outcome::Stepped;
   }
-  if (std::holds_alternative<wire::LoadSymbolsState>(stop.change.state) && !core.options.break_on_module_load) {
+  if (std::holds_alternative<wire::LoadSymbolsState>(stop.change.state)) {
     core.forget_everything();  // a driver came or went: modules and symbols changed
-    keep_going = true;
-    return Outcome::Reported;
+    if (!core.options.break_on_module_load) {
+      keep_going = true;
+      return Outcome::Reported;
+    }
   }
   core.report_stop(stop);
   return Outcome::Reported;
@@ -147,14 +149,19 @@ Outcome handle_stop(EngineCore& core, const StopEvent& stop, const std::vector<s
 
 // Continues until a stop worth showing; temporary breakpoints end it quietly.
 CommandResult<Outcome> run(EngineCore& core, std::uint32_t status, const std::vector<std::uint64_t>& temporary) {
+  bool break_in = false;
   for (;;) {
-    auto stop = resume_with_breakpoints(core, status, temporary);
+    auto stop = resume_with_breakpoints(core, status, temporary, break_in);
     if (!stop) return std::unexpected(stop.error());
     status = wire::kDbgContinue;
     bool keep_going = false;
     const Outcome outcome = handle_stop(core, *stop, temporary, true, keep_going);
     // A single step here is the step off a breakpoint that met something else.
     if (!keep_going) return outcome;
+    // A stop we continue past (a module load, a pass count) that answered a
+    // break-in (Ctrl-C, break_in()) took the break-in with it: the target saw
+    // the byte while stopped. Ask again with the continue, or it is lost.
+    break_in = stop->break_requested;
   }
 }
 

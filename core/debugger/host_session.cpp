@@ -287,12 +287,13 @@ void HostSession::on_state_change(const Packet& p) {
     return;
   }
   stopped_ = true;
+  const bool break_requested = break_again_.has_value();
   break_again_.reset();
   prompt_.reset();  // a stopped target no longer waits in DbgPrompt
   if (pending_ && pending_->expect == Expect::Stop && pending_->transmitted) {
     RequestId id = pending_->id;
     pending_.reset();
-    emit(Stopped{id, std::move(*s)});
+    emit(Stopped{id, std::move(*s), break_requested});
     return;
   }
   // No resume asked for this one (or the target does not have ours yet):
@@ -302,10 +303,11 @@ void HostSession::on_state_change(const Packet& p) {
   if (!events_.empty()) {
     if (auto* last = std::get_if<Stopped>(&events_.back()); last && last->id == 0) {
       last->change = std::move(*s);
+      last->break_requested = last->break_requested || break_requested;
       return;
     }
   }
-  emit(Stopped{0, std::move(*s)});
+  emit(Stopped{0, std::move(*s), break_requested});
 }
 
 void HostSession::on_manipulate(const Packet& p) {

@@ -67,6 +67,7 @@ struct RequestFailed {
 struct Stopped {
   RequestId id = 0;
   wire::StateChange change;
+  bool break_requested = false;  // a break-in was pending when it came (StopEvent::break_requested)
 };
 struct Printed {
   std::string text;

@@ -107,10 +107,10 @@ void KdSession::on_event(HostEvent&& e) {
           std::lock_guard lock(mutex_);
           running_ = false;
           if (ev.id != 0 && ev.id == waiting_id_) {
-            answer_ = Result<Answer>(Answer(StopEvent{std::move(ev.change)}));
+            answer_ = Result<Answer>(Answer(StopEvent{std::move(ev.change), ev.break_requested}));
           } else {
             // Nobody asked for it: kept (the newest only) for wait_for_stop, never for a resume.
-            unclaimed_stop_ = StopEvent{std::move(ev.change)};
+            unclaimed_stop_ = StopEvent{std::move(ev.change), ev.break_requested};
           }
           cv_.notify_all();
         } else if constexpr (std::is_same_v<T, Printed>) {
@@ -146,14 +146,14 @@ void KdSession::on_event(HostEvent&& e) {
 // ---------------------------------------------------------------- caller side
 
 Result<KdSession::Answer> KdSession::call(wire::Manipulate m, Expect expect,
-                                         std::optional<std::chrono::milliseconds> limit) {
+                                         std::optional<std::chrono::milliseconds> limit, bool break_after) {
   std::unique_lock lock(mutex_);
   if (closed_ || !runner_) return std::unexpected(Error{"the session is closed", 0, ErrorKind::Disconnected});
   if (lost_) return std::unexpected(Error{*lost_, 0, ErrorKind::Disconnected});
   answer_.reset();
   waiting_id_ = 0;
   const std::uint64_t seq = ++call_seq_;
-  asio::post(io_, [this, m = std::move(m), expect, limit, seq]() mutable {
+  asio::post(io_, [this, m = std::move(m), expect, limit, seq, break_after]() mutable {
     auto now = Clock::now();
     std::optional<TimePoint> deadline;
     if (limit) deadline = now + *limit;
@@ -166,6 +166,9 @@ Result<KdSession::Answer> KdSession::call(wire::Manipulate m, Expect expect,
       }
     }
     RequestId id = runner_->session().submit(std::move(m), expect, now, deadline);
+    // After the continue on the wire, so the running target takes it (and it
+    // repeats every second until a stop, as every break-in does).
+    if (break_after) runner_->session().break_in(now);
     {
       std::lock_guard lock(mutex_);
       waiting_id_ = id;
@@ -216,9 +219,10 @@ Result<wire::Manipulate> KdSession::request(wire::Manipulate m) {
   return std::get<wire::Manipulate>(std::move(*r));
 }
 
-Result<StopEvent> KdSession::call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit) {
+Result<StopEvent> KdSession::call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit,
+                                       bool break_after) {
   cancel_.store(false);
-  auto r = call(std::move(m), Expect::Stop, limit);
+  auto r = call(std::move(m), Expect::Stop, limit, break_after);
   if (!r) return std::unexpected(r.error());
   last_stop_ = std::get<StopEvent>(std::move(*r));
   if (!have_version_)
@@ -558,7 +562,7 @@ Result<StopEvent> KdSession::resume(const ResumeOptions& o) {
   c.trace_flag = o.single_step ? 1 : 0;
   c.dr7 = o.dr7;
   m.args = c;
-  return call_stop(std::move(m), std::nullopt);
+  return call_stop(std::move(m), std::nullopt, o.break_in);
 }
 
 void KdSession::request_break() {

@@ -118,8 +118,10 @@ private:
   template <class T>
   T ask_io_thread(std::function<T(HostRunner&)> fn) const;
   using Answer = std::variant<wire::Manipulate, StopEvent>;
-  Result<Answer> call(wire::Manipulate m, Expect expect, std::optional<std::chrono::milliseconds> limit);
-  Result<StopEvent> call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit);
+  Result<Answer> call(wire::Manipulate m, Expect expect, std::optional<std::chrono::milliseconds> limit,
+                      bool break_after = false);
+  Result<StopEvent> call_stop(wire::Manipulate m, std::optional<std::chrono::milliseconds> limit,
+                              bool break_after = false);
   Result<std::size_t> transfer(wire::Api api, std::uint64_t address, std::span<std::uint8_t> in,
                                wire::ByteView out, std::uint32_t flags);
   Result<void> fetch_version();

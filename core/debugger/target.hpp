@@ -43,6 +43,10 @@ using Result = std::expected<T, Error>;
 /// Why the target stopped, as the session reports it to the engine.
 struct StopEvent {
   wire::StateChange change;  // the raw state change (exception / load symbols / command string)
+  /// A break-in was asked for and not yet answered when this stop came. An
+  /// engine that continues past this stop (a module load) must ask again
+  /// (ResumeOptions::break_in), or the user's break-in is lost.
+  bool break_requested = false;
 };
 
 /// Continue and step requests, mapped onto Continue2's control set.
@@ -50,6 +54,7 @@ struct ResumeOptions {
   std::uint32_t status = wire::kDbgContinue;
   bool single_step = false;
   std::uint64_t dr7 = 0;  // hardware breakpoints (Dr0..Dr3 are set in the context first)
+  bool break_in = false;  // send a break-in right after the continue (StopEvent::break_requested)
 };
 
 /// Things that arrive while the target runs or during a wait.

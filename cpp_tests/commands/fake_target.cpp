@@ -395,8 +395,8 @@ debugger::StopEvent FakeTarget::arrive(std::size_t index) {
 }
 
 debugger::Result<debugger::StopEvent> FakeTarget::resume(const debugger::ResumeOptions& options) {
-  calls.push_back(fmt::format("resume {} status={:x} dr7={:x}", options.single_step ? "step" : "go", options.status,
-                              options.dr7));
+  calls.push_back(fmt::format("resume {} status={:x} dr7={:x}{}", options.single_step ? "step" : "go", options.status,
+                              options.dr7, options.break_in ? " break-in" : ""));
   if (!scripted_stops.empty()) {
     last = scripted_stops.front();
     scripted_stops.erase(scripted_stops.begin());

@@ -104,6 +104,29 @@ BOOST_AUTO_TEST_CASE(module_loads_stop_when_asked) {
                       "ModLoad: fffff800`01100000 fffff800`01103000   \\SystemRoot\\system32\\drivers\\simdrv2.sys\n"));
 }
 
+BOOST_AUTO_TEST_CASE(a_break_in_that_met_a_module_load_is_asked_again_with_the_continue) {
+  // Ctrl-C (or break_in()) while the target sits at a module load: `g` goes on
+  // past the load as always, but asks for the break-in again with the continue,
+  // so the user gets the break, not a target that runs on.
+  FakeTarget target;
+  StringOutput out;
+  Engine engine(target, out);
+  auto load = load_event(false);
+  load.break_requested = true;
+  target.scripted_stops = {load_event(false), load,
+                           target.exception_stop(wire::kExceptionBreakpoint, testing::kDbgBreakPoint)};
+  target.calls.clear();
+  engine.execute("g");
+  BOOST_TEST(contains(out.take(), "Break instruction exception - code 80000003 (first chance)"));
+  std::vector<std::string> resumes;
+  for (const auto& c : target.calls)
+    if (c.starts_with("resume")) resumes.push_back(c);
+  BOOST_TEST_REQUIRE(resumes.size() == 3u);
+  BOOST_TEST(!contains(resumes[0], "break-in"));
+  BOOST_TEST(!contains(resumes[1], "break-in"));  // that load came with no break-in pending
+  BOOST_TEST(contains(resumes[2], "break-in"));
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_resume_is_reported_and_the_session_goes_on) {
   class DeadTarget : public FakeTarget {
   public:

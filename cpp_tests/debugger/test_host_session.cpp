@@ -602,6 +602,26 @@ BOOST_AUTO_TEST_CASE(a_break_in_the_target_misses_is_repeated_until_it_stops) {
   BOOST_REQUIRE(rig.answer(id));
   rig.advance(3s);
   BOOST_TEST(rig.target.break_ins == 3);  // stopped: no more
+  // That stop answered a break-in; the next one, with none asked for, did not.
+  BOOST_TEST(std::get<Stopped>(*rig.answer(id)).break_requested);
+  auto again = rig.host.submit(continue2(false), Expect::Stop, rig.now);
+  rig.exchange();
+  rig.target.break_ins_to_ignore = 0;
+  rig.host.break_in(rig.now);
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(again));
+  BOOST_TEST(std::get<Stopped>(*rig.answer(again)).break_requested);
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_without_a_break_in_is_not_the_users) {
+  Rig rig;
+  rig.attach();
+  auto id = rig.host.submit(continue2(false), Expect::Stop, rig.now);
+  rig.exchange();
+  rig.target.report_stop(rig.now);  // a breakpoint, say
+  rig.exchange();
+  BOOST_REQUIRE(rig.answer(id));
+  BOOST_TEST(!std::get<Stopped>(*rig.answer(id)).break_requested);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
