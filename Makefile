@@ -38,12 +38,10 @@ ctest: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # pytest exits 5 when it collects nothing; that is not a failure while pytests/ grows.
-# PYTHONPATH finds the openkd package in the build tree; its pytest plugin is
-# loaded when the package was built (pybind11 present).
+# PYTHONPATH finds the openkd package in the build tree, and -p loads its pytest plugin.
 pytest: build
-	plugin=$$(ls $(BUILD)/python/openkd/_openkd*.so >/dev/null 2>&1 && echo "-p openkd.pytest_plugin"); \
 	PYTHONPATH=$(abspath $(BUILD))/python$${PYTHONPATH:+:$$PYTHONPATH} OPENKD_BUILD=$(abspath $(BUILD)) \
-	  $(PYTHON) -m pytest $$plugin -n $(JOBS) -q pytests; rc=$$?; \
+	  $(PYTHON) -m pytest -p openkd.pytest_plugin -n $(JOBS) -q pytests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 test: ctest pytest fuzz-smoke
