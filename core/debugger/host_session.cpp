@@ -159,10 +159,9 @@ void HostSession::abandon(RequestId id, Error error) {
 void HostSession::break_in(TimePoint now) {
   if (!connected_) return;
   link_.send_break_in();
-  // A stopped target has nothing to break: the byte is harmless, but a repeat
-  // armed now would fire after the next resume and stop the target unasked.
-  if (stopped_) break_again_.reset();
-  else break_again_ = now + kBreakInRepeat;
+  // Armed even while stopped: a break-in asked just before a resume (Python's
+  // continue_(wait=False) then break_in()) must still stop the run it meant.
+  break_again_ = now + kBreakInRepeat;
 }
 
 void HostSession::resync(TimePoint now) {

@@ -613,23 +613,6 @@ BOOST_AUTO_TEST_CASE(a_break_in_the_target_misses_is_repeated_until_it_stops) {
   BOOST_TEST(std::get<Stopped>(*rig.answer(again)).break_requested);
 }
 
-BOOST_AUTO_TEST_CASE(a_break_in_while_stopped_does_not_stop_the_next_run) {
-  Rig rig;
-  rig.attach();
-  rig.host.break_in(rig.now);  // already stopped: nothing to do
-  rig.exchange();
-  const int before = rig.target.break_ins;
-  auto id = rig.host.submit(continue2(false), Expect::Stop, rig.now);
-  rig.exchange();
-  rig.advance(3s);
-  BOOST_TEST(rig.target.break_ins == before);  // no repeat after the resume
-  BOOST_TEST(!rig.answer(id));                  // still running
-  rig.target.report_stop(rig.now);
-  rig.exchange();
-  BOOST_REQUIRE(rig.answer(id));
-  BOOST_TEST(!std::get<Stopped>(*rig.answer(id)).break_requested);
-}
-
 BOOST_AUTO_TEST_CASE(a_stop_without_a_break_in_is_not_the_users) {
   Rig rig;
   rig.attach();
