@@ -227,22 +227,25 @@ def test_new_kdnet_key_prints_fresh_random_keys():
 
 
 @pytest.mark.parametrize("connect, needle", [
-    ("net:port=50000,key=1.2.3", "key"),
-    ("net:port=50000,key=1.2.3.4,bind=300.1.1.1", "bind"),
-    ("net:port=50000,key=1.2.3.4,bus=x", "bus"),
+    ("net:port={},key=1.2.3", "key"),
+    ("net:port={},key=1.2.3.4,bind=300.1.1.1", "bind"),
+    ("net:port={},key=1.2.3.4,bus=x", "bus"),
 ])
 def test_bad_net_strings_are_one_line_errors(connect, needle):
-    rc, out, err = run_kd(["-k", connect], "q\n", timeout=30)
+    # A port of its own, should a regression make kd bind before it refuses.
+    rc, out, err = run_kd(["-k", connect.format(free_port(HOST, TARGET))], "q\n", timeout=30)
     lines = [l for l in err.splitlines() if l.strip()]
     assert rc != 0 and len(lines) == 1 and needle in lines[0], err
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--kdnet", "port=50000,key=1.2.3"], "key"),
-    (["--kdnet", "port=50000,key=1.2.3.4,hostip=1.2.3"], "hostip"),
-    (["--kdnet", "port=50000,key=1.2.3.4,hostip=127.0.0.1", "--baud", "9600"], "--baud"),
+    (["--kdnet", "port={},key=1.2.3"], "key"),
+    (["--kdnet", "port={},key=1.2.3.4,hostip=1.2.3"], "hostip"),
+    (["--kdnet", "port={},key=1.2.3.4,hostip=127.0.0.1", "--baud", "9600"], "--baud"),
 ])
 def test_bad_kdsim_kdnet_options_are_one_line_errors(args, needle):
+    port = free_port(HOST, TARGET)
+    args = [a.format(port) if a.startswith("port=") else a for a in args]
     p = subprocess.run([str(tool("kdsim")), *args], capture_output=True, text=True, timeout=30)
     lines = [l for l in p.stderr.splitlines() if l.strip()]
     assert p.returncode != 0 and len(lines) == 1 and needle in lines[0], p.stderr
