@@ -1,5 +1,6 @@
 #include "backends/connect_string.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -73,6 +74,11 @@ std::expected<ConnectSpec, std::string> parse_connect_string(std::string_view te
   std::string scheme = lower(text.substr(0, colon));
   std::string_view rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
   if (text.empty()) return bad("empty connection string");
+  // A control character (a pasted newline, a NUL) would split the one-line
+  // error that echoes the text, and names no real path, host or key.
+  if (auto c = std::ranges::find_if(text, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }); c != text.end())
+    return bad(fmt::format("control character 0x{:02x} at offset {} of the connection string",
+                           static_cast<unsigned char>(*c), c - text.begin()));
   ConnectSpec spec;
   std::vector<Option> opts = rest.empty() ? std::vector<Option>{} : split_options(rest);
   auto need_value = [](const Option& o) -> std::expected<void, std::string> {

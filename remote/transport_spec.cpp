@@ -86,6 +86,11 @@ std::string_view kind_name(TransportKind kind) {
 
 std::expected<TransportSpec, SpecError> parse_transport(std::string_view text_in, Role role) {
   std::string_view text = trim(text_in);
+  // Checked before anything echoes the text: a control character would split
+  // the one-line error and names no real host, pipe or password.
+  if (auto c = std::ranges::find_if(text, [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }); c != text.end())
+    return std::unexpected(SpecError{fmt::format("bad transport string: control character 0x{:02x} at offset {}",
+                                                 static_cast<unsigned char>(*c), c - text.begin())});
   auto fail = [&](std::string msg) {
     return std::unexpected(SpecError{fmt::format("bad transport '{}': {}", text, msg)});
   };

@@ -3,6 +3,8 @@
 # corpus folder under BUILD/corpus (seeded from fuzz/corpus/NAME when the
 # source tree has one), and prints one summary line per target.
 set -e
+# UBSan findings fail the run as ASan ones do.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 build=$1; seconds=${2:-60}
 status=0
 for f in "$build"/fuzz/fuzz_*; do

@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(net_and_sim_forms) {
 
 namespace {
 struct Bad {
-  const char* text;
+  std::string_view text;
   const char* must_mention;  // the bad part, named in the one-line error
 };
 }  // namespace
@@ -115,6 +115,9 @@ BOOST_AUTO_TEST_CASE(bad_forms_name_the_bad_part) {
       {"sim:turbo=1", "'turbo'"},
       {"sim:cpus", "'cpus' needs a value"},
       {"com:pipe,,port=/x", "empty option"},
+      // Found by fuzz_parsers: the error echoed the text, newline and all.
+      {"com:pipe,port=/x\nfoo", "control character 0x0a at offset 16"},
+      {std::string_view("com:pipe,port=\0/x", 17), "control character 0x00 at offset 14"},
   };
   for (const Bad& b : table) {
     BOOST_TEST_CONTEXT(b.text) {

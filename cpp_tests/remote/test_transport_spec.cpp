@@ -112,6 +112,7 @@ BOOST_AUTO_TEST_CASE(bad_strings) {
       {"com:port=/dev/x,channel=255", Role::server, "bad channel '255'"},
       {"com:port=/dev/x,baud=fast", Role::server, "bad baud 'fast'"},
       {"com:port=/dev/x,hidden", Role::client, "option 'hidden' is not valid"},
+      {"tcp:port=5005,password=a\nb", Role::server, "control character 0x0a at offset 24"},
   };
   for (const auto& row : table) {
     BOOST_TEST_CONTEXT(row.text) {
