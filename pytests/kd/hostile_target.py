@@ -9,7 +9,12 @@ Modes (what happens on kd's first Continue2, or at once for `stops`):
   stops    (while stopped) a flood of state changes nobody asked for
   resend   on a ReadVirtualMemory at kernel base + 0x7000: stop reading and flood RESENDs
   switch   SwitchProcessor is answered with a manipulate reply, not a stop
+  mutate   (seeded) each packet it sends may be mutated: lengths that lie,
+           huge transfer counts, the wrong API, ids out of order, replies to
+           requests never made, bodies cut short, impossible state changes,
+           bursts of RESETs and of prints (issue 15's hostile target)
 """
+import random
 import socket
 import struct
 import threading
@@ -50,8 +55,10 @@ def debug_io(api, text, max_read=0):
 
 
 class HostileTarget:
-    def __init__(self, path, mode, storm_seconds=3.0, storm_count=100000):
+    def __init__(self, path, mode, storm_seconds=3.0, storm_count=100000, seed=1, rate=0.3):
         self.path, self.mode = str(path), mode
+        self.rng, self.rate = random.Random(seed), rate
+        self.mutations = {}
         self.storm_seconds, self.storm_count = storm_seconds, storm_count
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(self.path)
@@ -64,7 +71,66 @@ class HostileTarget:
         self.thread.start()
 
     def send(self, ptype, body):
-        self.conn.sendall(frame(ptype, self.next_id, body))
+        if self.mode == "mutate" and self.rng.random() < self.rate:
+            self.send_mutated(ptype, body)
+            return
+        self.last_frame = frame(ptype, self.next_id, body)
+        self.conn.sendall(self.last_frame)
+        self.next_id = (self.next_id ^ 1) & ~SYNC
+        self.sent += 1
+
+    def send_mutated(self, ptype, body):
+        """One of the lies a broken or hostile stub tells, chosen by the seed.
+        Most still advance the packet id, as a stub that believes it sent a
+        good packet would; kd must survive every one and say what went wrong."""
+        rng = self.rng
+        kind = rng.choice(["count_lies", "huge_count", "wrong_api", "old_id", "unasked_reply", "short_body",
+                           "bad_state", "reset_burst", "print_burst", "garbage", "bad_checksum", "empty"])
+        self.mutations[kind] = self.mutations.get(kind, 0) + 1
+        b = bytearray(body)
+        if kind == "count_lies" and ptype == T_MANIPULATE and len(b) >= 56:
+            # The union's TransferCount/ActualBytes say more (or less) than follows.
+            struct.pack_into("<I", b, 16 + 12, rng.choice([0, 1, len(b), 0x1000, 0xFFFF, 0x7FFFFFFF]))
+        elif kind == "huge_count" and len(b) >= 16:
+            struct.pack_into("<I", b, rng.choice([8, 12, 16 + 8, 16 + 12]) if len(b) >= 32 else 8, 0xFFFFFFFF)
+        elif kind == "wrong_api" and len(b) >= 4:
+            struct.pack_into("<I", b, 0, rng.choice([API_READ_VIRTUAL, API_GET_CONTEXT, API_CONTINUE2, 0x3FFF, 0]))
+        elif kind == "old_id":
+            # The same id again (a retransmission kd already took) or the other one.
+            self.conn.sendall(frame(ptype, self.next_id ^ 1, bytes(b)))
+            self.conn.sendall(frame(ptype, self.next_id, bytes(b)))
+            self.next_id = (self.next_id ^ 1) & ~SYNC
+            return
+        elif kind == "unasked_reply":
+            self.conn.sendall(frame(T_MANIPULATE, self.next_id, manipulate(API_GET_VERSION, STATUS_SUCCESS)))
+            self.next_id = (self.next_id ^ 1) & ~SYNC
+        elif kind == "short_body":
+            b = b[: rng.randrange(0, max(1, len(b)))]
+        elif kind == "bad_state":
+            st = bytearray(state_change(STOP_PC + 0x60))
+            struct.pack_into("<HI", st, 6, rng.choice([0xFFFF, 64, 3]), rng.choice([0, 0xFFFFFFFF, 65]))
+            self.conn.sendall(frame(T_STATE_CHANGE, self.next_id, bytes(st)))
+            self.next_id = (self.next_id ^ 1) & ~SYNC
+        elif kind == "reset_burst":
+            self.conn.sendall(frame(T_RESET, 0) * rng.randrange(1, 50))
+        elif kind == "print_burst":
+            text = debug_io(0x3230, "mutant print\n")
+            for _ in range(rng.randrange(1, 300)):
+                self.conn.sendall(frame(T_DEBUG_IO, self.next_id, text))
+                self.next_id = (self.next_id ^ 1) & ~SYNC
+        elif kind == "garbage":
+            self.conn.sendall(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600))))
+        elif kind == "bad_checksum":
+            self.last_frame = frame(ptype, self.next_id, bytes(b))  # the line, not the stub, damaged it
+            raw = bytearray(self.last_frame)
+            raw[12] ^= 0x5A
+            self.conn.sendall(bytes(raw))
+            self.next_id = (self.next_id ^ 1) & ~SYNC
+            return
+        elif kind == "empty":
+            b = bytearray()
+        self.last_frame = frame(ptype, self.next_id, bytes(b))
+        self.conn.sendall(self.last_frame)
         self.next_id = (self.next_id ^ 1) & ~SYNC
         self.sent += 1
 
@@ -104,6 +170,8 @@ class HostileTarget:
             leader, ptype, count, pid, _ = struct.unpack_from("<IHHII", buf)
             if leader == CONTROL:
                 buf = buf[16:]
+                if ptype == T_RESEND and self.mode == "mutate" and getattr(self, "last_frame", None):
+                    self.conn.sendall(self.last_frame)  # what a real stub does; the mutant may be sent again
                 if ptype == T_RESET:
                     self.conn.sendall(frame(T_RESET, 0))
                     self.next_id = INITIAL | SYNC
