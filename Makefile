@@ -58,12 +58,15 @@ fuzz-smoke: build/fuzz/build.ninja
 	cmake --build build/fuzz -j $(JOBS)
 	sh scripts/fuzz.sh build/fuzz 3
 
-# Figures, not pass/fail: the simulator's emulation speed, then every bench_* tool.
+# Figures, not pass/fail: scripts/bench.py measures openkd against the raw
+# ping-pong and gdb + QEMU side by side (bench/results.json, bench/results.png;
+# BENCH_ARGS=--quick for a smoke run), then the transports and remoting.
+BENCH_ARGS ?=
 bench: build
-	$(BUILD)/tools/kdsim/kdsim --bench 100000000
-	$(BUILD)/tools/kdsim/kdsim --bench 100000000 --cpus 4
-	OPENKD_BUILD=$(BUILD) /usr/bin/python3 scripts/bench_backends.py
-	@for b in $$(find $(BUILD)/tools -maxdepth 2 -type f -name 'bench_*' -perm -u+x); do echo "== $$b"; $$b || exit 1; done
+	@sh scripts/deps.sh bench
+	OPENKD_BUILD=$(BUILD) $(PYTHON) scripts/bench.py $(BENCH_ARGS)
+	OPENKD_BUILD=$(BUILD) $(PYTHON) scripts/bench_backends.py
+	$(BUILD)/tools/bench_remote/bench_remote
 
 clean:
 	rm -rf build
