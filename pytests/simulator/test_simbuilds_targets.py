@@ -84,8 +84,13 @@ class Reader:
 
 
 def boot(build):
+    """Connected and booted: broken in after the kernel printed "boot complete" (its
+    processes exist by then), not earlier."""
     dbg = openkd.Debugger.connect(f"sim:build={build}", timeout=30)
-    dbg.boot(timeout=60)
+    dbg.continue_(wait=False)
+    dbg.wait_for_print("boot complete", timeout=30)
+    dbg.break_in()
+    dbg.wait(60)
     return dbg
 
 

@@ -35,9 +35,11 @@ KTHREAD_19041 = {
     "ApcState": 0x98, "Teb": 0xF0, "State": 0x184, "Process": 0x220,
     "ThreadListEntry": 0x2F8, "size": 0x430,
 }
-# ETHREAD of 19041: [derived] from [ntdiff] Win11_2409_24H2 (Cid = KTHREAD size + 0x48,
-# Win32StartAddress = Cid + 0x58, ThreadListEntry = Cid + 0x70: the ETHREAD head
-# CreateTime..ActiveTimerListHead, ClientSecurity, IrpList.. is the same in 2004 and 24H2).
+# ETHREAD of 19041: Cid, Win32StartAddress, ThreadListEntry [derived] from [ntdiff]
+# Win11_2409_24H2 (Cid = KTHREAD size + 0x48, Win32StartAddress = Cid + 0x58,
+# ThreadListEntry = Cid + 0x70: the ETHREAD head CreateTime..ActiveTimerListHead,
+# ClientSecurity, IrpList, TopLevelIrp, DeviceToVerify is the same in 2004 and 24H2);
+# size 0x898: Vergilius Windows 10 2004, not re-read this session.
 ETHREAD_19041 = {"Cid": 0x478, "Win32StartAddress": 0x4D0, "ThreadListEntry": 0x4E8, "size": 0x898}
 
 BUILDS = {
