@@ -88,7 +88,12 @@ def boot(build):
     processes exist by then), not earlier."""
     dbg = openkd.Debugger.connect(f"sim:build={build}", timeout=30)
     dbg.continue_(wait=False)
-    dbg.wait_for_print("boot complete", timeout=30)
+    try:
+        dbg.wait_for_print("boot complete", timeout=60)
+    except TimeoutError:
+        traffic = "\n".join(dbg.traffic(40))
+        dbg.close()
+        pytest.fail(f"build {build}: no \"boot complete\" within 60 s; last KD traffic:\n{traffic}")
     dbg.break_in()
     dbg.wait(60)
     return dbg
