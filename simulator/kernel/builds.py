@@ -15,8 +15,8 @@ Offsets are x64, in bytes. Sources, cited per value below:
   [derived] from the [ntdiff] layout of a neighbouring field of the same build (the
             rule is stated where used).
   UNVERIFIED: no public fact read for that build; the kernel lays the structure out
-            with the 19041 (Windows 10 2004) offsets given, and says so. These are the
-            KTHREAD/ETHREAD layouts of 9200, 9600, 14393, 17134, 18362 and 22621.
+            with the 19041 (Windows 10 2004) offsets given, and says so: the KTHREAD and
+            ETHREAD of 22621 (no 22H2 ETHREAD dump found).
 
 Fields the table does not name are padding in the kernel's structures; fields the
 kernel adds for itself (Sim*) sit past the real structure's size.
@@ -35,6 +35,13 @@ KTHREAD_19041 = {
     "ApcState": 0x98, "Teb": 0xF0, "State": 0x184, "Process": 0x220,
     "ThreadListEntry": 0x2F8, "size": 0x430,
 }
+
+def kthread_since_win8(size):
+    """The KTHREAD fields this table models sit at the same offsets from Windows 8 on
+    (KTHREAD_19041's); only the size differs."""
+    return dict(KTHREAD_19041, size=size)
+
+
 # ETHREAD of 19041: Cid, Win32StartAddress, ThreadListEntry [derived] from [ntdiff]
 # Win11_2409_24H2 (Cid = KTHREAD size + 0x48, Win32StartAddress = Cid + 0x58,
 # ThreadListEntry = Cid + 0x70: the ETHREAD head CreateTime..ActiveTimerListHead,
@@ -75,7 +82,14 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x2E0, "ActiveProcessLinks": 0x2E8,
                      "InheritedFromUniqueProcessId": 0x3D0, "Peb": 0x3E8,
                      "ImageFileName": 0x438, "ThreadListHead": 0x470, "size": 0x660},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        # [ntdiff] Win8 _ETHREAD.h: KTHREAD ApcState 0x98, Teb 0xf0, State 0x184,
+        # Process 0x220, ThreadListEntry 0x2f8, size 0x348 (InitialStack .. KernelStack:
+        # the dump's first part was not read; the head through MiscFlags 0x74 is laid out
+        # as 24H2's, whose are 0x28/0x30/0x38/0x58); ETHREAD Cid 0x398,
+        # Win32StartAddress 0x3f0, ThreadListEntry 0x400, size 0x4c8.
+        "kthread": kthread_since_win8(0x348),
+        "ethread": {"Cid": 0x398, "Win32StartAddress": 0x3F0, "ThreadListEntry": 0x400,
+                    "size": 0x4C8},
     },
     9600: {
         "product": "Windows 8",  # KD calls 6.3 "Windows 8" in its banner
@@ -87,7 +101,12 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x2E0, "ActiveProcessLinks": 0x2E8,
                      "InheritedFromUniqueProcessId": 0x3D0, "Peb": 0x3E8,
                      "ImageFileName": 0x438, "ThreadListHead": 0x470, "size": 0x6B8},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        # [ntdiff] Win8.1 _ETHREAD.h: KTHREAD ApcState 0x98, Teb 0xf0, State 0x184,
+        # Process 0x220, ThreadListEntry 0x2f8, size 0x5d0 (stacks as for 9200); ETHREAD
+        # Cid 0x620, Win32StartAddress 0x678, ThreadListEntry 0x688, size 0x778.
+        "kthread": kthread_since_win8(0x5D0),
+        "ethread": {"Cid": 0x620, "Win32StartAddress": 0x678, "ThreadListEntry": 0x688,
+                    "size": 0x778},
     },
     14393: {
         "product": "Windows 10",
@@ -99,7 +118,13 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x2E8, "ActiveProcessLinks": 0x2F0,
                      "InheritedFromUniqueProcessId": 0x3E0, "Peb": 0x3F8,
                      "ImageFileName": 0x450, "ThreadListHead": 0x488, "size": 0x7B0},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        # [ntdiff] Win10_1607_RS1 _ETHREAD.h: KTHREAD State 0x184, Process 0x220,
+        # ThreadListEntry 0x2f8, size 0x5e0 (ApcState 0x98/Teb 0xf0 and the stacks [derived]:
+        # WaitBlock 0x140 and State 0x184 as in 9600); ETHREAD Cid 0x630,
+        # Win32StartAddress 0x688, ThreadListEntry 0x698, size 0x7e0.
+        "kthread": kthread_since_win8(0x5E0),
+        "ethread": {"Cid": 0x630, "Win32StartAddress": 0x688, "ThreadListEntry": 0x698,
+                    "size": 0x7E0},
     },
     17134: {
         "product": "Windows 10",
@@ -111,7 +136,12 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x2E0, "ActiveProcessLinks": 0x2E8,
                      "InheritedFromUniqueProcessId": 0x3E0, "Peb": 0x3F8,
                      "ImageFileName": 0x450, "ThreadListHead": 0x488, "size": 0x848},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        # [ntdiff] Win10_1803_RS4 _ETHREAD.h: KTHREAD ThreadListEntry 0x2f8, size 0x5f0
+        # (the fields before 0x234 [derived], as 14393's); ETHREAD Cid 0x638,
+        # Win32StartAddress 0x690, ThreadListEntry 0x6a8, size 0x818.
+        "kthread": kthread_since_win8(0x5F0),
+        "ethread": {"Cid": 0x638, "Win32StartAddress": 0x690, "ThreadListEntry": 0x6A8,
+                    "size": 0x818},
     },
     18362: {
         "product": "Windows 10",
@@ -124,7 +154,12 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x2E0, "ActiveProcessLinks": 0x2E8,
                      "InheritedFromUniqueProcessId": 0x3E0, "Peb": 0x3F8,
                      "ImageFileName": 0x450, "ThreadListHead": 0x488, "size": 0x850},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        # [ntdiff] Win10_1903_19H1 _ETHREAD.h: KTHREAD ThreadListEntry 0x2f8, size 0x5f0
+        # (the fields before 0x234 [derived], as 14393's); ETHREAD Cid 0x638,
+        # Win32StartAddress 0x690, ThreadListEntry 0x6a8, size 0x810.
+        "kthread": kthread_since_win8(0x5F0),
+        "ethread": {"Cid": 0x638, "Win32StartAddress": 0x690, "ThreadListEntry": 0x6A8,
+                    "size": 0x810},
     },
     19041: {
         "product": "Windows 10",
@@ -150,7 +185,7 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x440, "ActiveProcessLinks": 0x448,
                      "InheritedFromUniqueProcessId": 0x540, "Peb": 0x550,
                      "ImageFileName": 0x5A8, "ThreadListHead": 0x5E0, "size": 0xB80},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED
+        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED (see UNVERIFIED)
     },
     26100: {
         "product": "Windows 10",  # KD's banner says "Windows 10 Kernel Version 26100"
@@ -167,7 +202,7 @@ BUILDS = {
         # StackBase 0x38, KernelStack 0x58, ApcState 0x98, Teb 0xf0, State 0x184,
         # Process 0x220, ThreadListEntry 0x2f8, size 0x4c0; ETHREAD Cid 0x508,
         # Win32StartAddress 0x560, ThreadListEntry 0x578, size 0x788.
-        "kthread": dict(KTHREAD_19041, size=0x4C0),
+        "kthread": kthread_since_win8(0x4C0),
         "ethread": {"Cid": 0x508, "Win32StartAddress": 0x560, "ThreadListEntry": 0x578,
                     "size": 0x788},
     },
@@ -177,7 +212,8 @@ DEFAULT_BUILD = 19041
 
 # Which table entries were not taken from a public dump (the tests print them; the
 # report and simulator/README.md list them).
-UNVERIFIED = {b: ["kthread", "ethread"] for b in (9200, 9600, 14393, 17134, 18362, 22621)}
+# 22621: no KTHREAD/ETHREAD dump of 22H2 was found in the sources; 19041's are used.
+UNVERIFIED = {22621: ["kthread", "ethread"]}
 
 # Fixed in every modelled build (and asserted in sdk/ke.h / ldr.h):
 #   KPCR.Prcb 0x180, KPRCB.CurrentThread 0x8, KPRCB.Number 0x24 (gs:[0x188], gs:[0x1a4]);
