@@ -14,9 +14,9 @@ Offsets are x64, in bytes. Sources, cited per value below:
             Vergilius Project's Windows 10 2004 layouts, simulator/ABI.md).
   [derived] from the [ntdiff] layout of a neighbouring field of the same build (the
             rule is stated where used).
-  UNVERIFIED: no public fact read for that build; the kernel lays the structure out
-            with the 19041 (Windows 10 2004) offsets given, and says so: the KTHREAD and
-            ETHREAD of 22621 (no 22H2 ETHREAD dump found).
+  UNVERIFIED: no public fact read for that value; the kernel uses the value given and
+            says so: the ETHREAD of 22621 (no 22H2 ETHREAD dump found: field offsets
+            [derived], size 19041's) and the ETHREAD size of 19041.
 
 Fields the table does not name are padding in the kernel's structures; fields the
 kernel adds for itself (Sim*) sit past the real structure's size.
@@ -185,7 +185,14 @@ BUILDS = {
         "eprocess": {"UniqueProcessId": 0x440, "ActiveProcessLinks": 0x448,
                      "InheritedFromUniqueProcessId": 0x540, "Peb": 0x550,
                      "ImageFileName": 0x5A8, "ThreadListHead": 0x5E0, "size": 0xB80},
-        "kthread": KTHREAD_19041, "ethread": ETHREAD_19041,  # UNVERIFIED (see UNVERIFIED)
+        # [ntdiff] Win11_2209_22H2 _KTHREAD.h: ApcState 0x98, Teb 0xf0, State 0x184,
+        # Process 0x220, ThreadListEntry 0x2f8, size 0x480 (the stacks as 24H2's: the head
+        # through ThreadFlags 0x78 is the same). No 22H2 _ETHREAD.h in the sources: Cid,
+        # Win32StartAddress and ThreadListEntry [derived] with 2004's and 24H2's distances
+        # from the KTHREAD size (+0x48, +0xa0, +0xb8); the size is UNVERIFIED (2004's 0x898).
+        "kthread": kthread_since_win8(0x480),
+        "ethread": {"Cid": 0x4C8, "Win32StartAddress": 0x520, "ThreadListEntry": 0x538,
+                    "size": 0x898},
     },
     26100: {
         "product": "Windows 10",  # KD's banner says "Windows 10 Kernel Version 26100"
@@ -212,8 +219,9 @@ DEFAULT_BUILD = 19041
 
 # Which table entries were not taken from a public dump (the tests print them; the
 # report and simulator/README.md list them).
-# 22621: no KTHREAD/ETHREAD dump of 22H2 was found in the sources; 19041's are used.
-UNVERIFIED = {22621: ["kthread", "ethread"]}
+# 22621: no ETHREAD dump of 22H2 was found in the sources; its field offsets are
+# derived and its size is 19041's.
+UNVERIFIED = {22621: ["ethread"], 19041: ["ethread"]}  # 19041: its size only
 
 # Fixed in every modelled build (and asserted in sdk/ke.h / ldr.h):
 #   KPCR.Prcb 0x180, KPRCB.CurrentThread 0x8, KPRCB.Number 0x24 (gs:[0x188], gs:[0x1a4]);
