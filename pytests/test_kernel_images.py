@@ -444,6 +444,8 @@ def test_boot_loads_and_unloads_simdrv2(kdir):
 
 def test_build_number_chooses_the_build_lab(kdir):
     mm = minimachine()
+    # One kernel per modelled build (simulator/kernel/builds.py): builds/<N>/simkrnl.exe,
+    # its NtBuildLab initialised for that build, whatever the loader block says.
     machine = mm.MiniMachine(kdir, build=22621)
     assert machine.run(2000, until=lambda m: "boot complete" in m.text())
     assert "simkrnl: 22621.1.amd64fre.ni_release.220506-1250," in machine.text()

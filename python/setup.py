@@ -38,6 +38,12 @@ class CMakeBuild(build_ext):
         for f in glob.glob(os.path.join(build, "simulator", "kernel", "*")):
             if f.endswith((".exe", ".sys", ".pdb")):
                 shutil.copy2(f, kernel)
+        # One kernel per modelled Windows build (simulator/kernel/builds.py): builds/<N>/.
+        for f in glob.glob(os.path.join(build, "simulator", "kernel", "builds", "*", "simkrnl.*")):
+            if f.endswith((".exe", ".pdb")):
+                per_build = os.path.join(kernel, "builds", os.path.basename(os.path.dirname(f)))
+                os.makedirs(per_build, exist_ok=True)
+                shutil.copy2(f, per_build)
 
 
 setup(

@@ -7,6 +7,7 @@ namespace {
 // x86-64 paging entry bits (Intel SDM vol. 3, 4.5).
 constexpr std::uint64_t kPresent = 1ull << 0;
 constexpr std::uint64_t kWritable = 1ull << 1;
+constexpr std::uint64_t kUser = 1ull << 2;
 constexpr std::uint64_t kAccessed = 1ull << 5;
 constexpr std::uint64_t kDirty = 1ull << 6;
 constexpr std::uint64_t kGlobal = 1ull << 8;
@@ -60,7 +61,12 @@ const Region* AddressSpace::find(std::uint64_t va) const {
 }
 
 std::expected<void, std::string> AddressSpace::map_page(std::uint64_t va, std::uint64_t pa, std::uint32_t protection) {
-  std::uint64_t table = pml4_;
+  return map_page_in(pml4_, va, pa, protection, false);
+}
+
+std::expected<void, std::string> AddressSpace::map_page_in(std::uint64_t root, std::uint64_t va, std::uint64_t pa,
+                                                           std::uint32_t protection, bool user) {
+  std::uint64_t table = root;
   for (int level = 3; level > 0; --level) {
     std::uint64_t entry_pa = table + 8 * index_at(va, level);
     std::uint64_t entry = memory_.read_u64(entry_pa);
@@ -68,12 +74,13 @@ std::expected<void, std::string> AddressSpace::map_page(std::uint64_t va, std::u
       auto next = memory_.allocate(kPageSize);
       if (!next) return std::unexpected(next.error());
       // Upper levels allow everything; the leaf decides (as Windows does).
-      entry = *next | kPresent | kWritable | kAccessed;
+      entry = *next | kPresent | kWritable | kAccessed | (user ? kUser : 0);
       memory_.write_u64(entry_pa, entry);
     }
     table = entry & kAddressMask;
   }
-  std::uint64_t pte = (pa & kAddressMask) | kPresent | kAccessed | kDirty | kGlobal;
+  // User pages are per process: not global (a CR3 switch flushes them).
+  std::uint64_t pte = (pa & kAddressMask) | kPresent | kAccessed | kDirty | (user ? kUser : kGlobal);
   if (protection & kProtWrite) pte |= kWritable;
   if (!(protection & kProtExecute)) pte |= kNoExecute;
   memory_.write_u64(table + 8 * index_at(va, 0), pte);
@@ -90,8 +97,10 @@ void AddressSpace::unmap_page(std::uint64_t va) {
   memory_.write_u64(table + 8 * index_at(va, 0), 0);  // empty tables are kept: cheap and simple
 }
 
-std::optional<std::uint64_t> AddressSpace::walk(std::uint64_t va) const {
-  std::uint64_t table = pml4_;
+std::optional<std::uint64_t> AddressSpace::walk(std::uint64_t va) const { return walk_in(pml4_, va); }
+
+std::optional<std::uint64_t> AddressSpace::walk_in(std::uint64_t root, std::uint64_t va) const {
+  std::uint64_t table = root;
   for (int level = 3; level >= 0; --level) {
     std::uint64_t entry = memory_.read_u64(table + 8 * index_at(va, level));
     if (!(entry & kPresent)) return std::nullopt;
@@ -100,6 +109,42 @@ std::optional<std::uint64_t> AddressSpace::walk(std::uint64_t va) const {
     if (table >= memory_.size()) return std::nullopt;  // a corrupted table entry
   }
   return std::nullopt;
+}
+
+std::expected<std::uint64_t, std::string> AddressSpace::create_process_root() {
+  auto root = memory_.allocate(kPageSize);
+  if (!root) return std::unexpected(root.error());
+  // The kernel half (PML4 entries 256-511) is the system's: the same PDPTs, so every
+  // kernel mapping made under an existing entry is seen by every process. The user
+  // half starts empty.
+  for (unsigned i = 256; i < 512; ++i) memory_.write_u64(*root + 8 * i, memory_.read_u64(pml4_ + 8 * i));
+  process_roots_.push_back(*root);
+  return *root;
+}
+
+std::expected<void, std::string> AddressSpace::map_user(std::uint64_t root, std::uint64_t va,
+                                                        std::span<const std::uint8_t> bytes, std::uint32_t protection) {
+  if (std::find(process_roots_.begin(), process_roots_.end(), root) == process_roots_.end())
+    return std::unexpected("not a process address space");
+  std::uint64_t size = page_round_up(bytes.size());
+  if (va % kPageSize != 0 || size == 0 || va + size > kUserSpaceEnd || va + size < va)
+    return std::unexpected("user range outside the user half");
+  for (std::uint64_t off = 0; off < size; off += kPageSize)
+    if (walk_in(root, va + off)) return std::unexpected("user page already mapped");
+  auto pa = memory_.allocate(size);
+  if (!pa) return std::unexpected(pa.error());
+  for (std::uint64_t off = 0; off < size; off += kPageSize)
+    if (auto ok = map_page_in(root, va + off, *pa + off, protection, true); !ok) return ok;  // pages stay: the process does
+  memory_.write(*pa, bytes);
+  return {};
+}
+
+std::optional<std::uint64_t> AddressSpace::translate_in(std::uint64_t root, std::uint64_t va) const {
+  auto pte = walk_in(root, va);
+  if (!pte) return std::nullopt;
+  std::uint64_t pa = (*pte & kAddressMask) | (va & (kPageSize - 1));
+  if (pa >= memory_.size()) return std::nullopt;
+  return pa;
 }
 
 std::optional<std::uint64_t> AddressSpace::translate(std::uint64_t va) const {

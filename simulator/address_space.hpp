@@ -17,6 +17,8 @@ namespace openkd::sim {
 
 /// Page protections as the page tables record them.
 enum Protection : std::uint32_t { kProtRead = 1, kProtWrite = 2, kProtExecute = 4, kProtAll = 7 };
+/// The end of the canonical user half (x64: 0x00007FFF`FFFFFFFF is the last byte).
+inline constexpr std::uint64_t kUserSpaceEnd = 0x0000800000000000ull;
 
 struct Region {
   std::string name;
@@ -47,6 +49,19 @@ public:
   const Region* find(std::uint64_t va) const;
   const std::vector<Region>& regions() const { return regions_; }
 
+  /// A process's address space: a new PML4 whose kernel half (entries 256-511) is
+  /// this space's, so kernel mappings are shared; returns its physical address (the
+  /// process's DirectoryTableBase / CR3). The user half is filled with map_user.
+  std::expected<std::uint64_t, std::string> create_process_root();
+  /// Maps `bytes` (rounded up to pages) as user pages at `va` in the tables rooted at
+  /// `root` (from create_process_root) and copies them in. Never shown to the CPU
+  /// engines' region list: the same user address means another page in another process.
+  std::expected<void, std::string> map_user(std::uint64_t root, std::uint64_t va, std::span<const std::uint8_t> bytes,
+                                            std::uint32_t protection = kProtRead | kProtWrite);
+  /// Walks the tables rooted at `root` (a process's CR3).
+  std::optional<std::uint64_t> translate_in(std::uint64_t root, std::uint64_t va) const;
+  const std::vector<std::uint64_t>& process_roots() const { return process_roots_; }
+
   /// Walks the page tables in physical memory (not the region list).
   std::optional<std::uint64_t> translate(std::uint64_t va) const;
   /// The page table entry's protection for the page holding `va`.
@@ -64,11 +79,15 @@ public:
 private:
   std::expected<void, std::string> map_page(std::uint64_t va, std::uint64_t pa, std::uint32_t protection);
   void unmap_page(std::uint64_t va);
+  std::expected<void, std::string> map_page_in(std::uint64_t root, std::uint64_t va, std::uint64_t pa,
+                                               std::uint32_t protection, bool user);
   std::optional<std::uint64_t> walk(std::uint64_t va) const;  // the PTE's value
+  std::optional<std::uint64_t> walk_in(std::uint64_t root, std::uint64_t va) const;
 
   PhysicalMemory& memory_;
   std::uint64_t pml4_ = 0;
   std::vector<Region> regions_;
+  std::vector<std::uint64_t> process_roots_;  // PML4s of process address spaces
   Listener listener_;
 };
 

@@ -1,4 +1,5 @@
 #include "simulator/machine.hpp"
+#include "simulator/sim_builds.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -71,7 +72,10 @@ std::expected<void, std::string> Machine::boot() {
     }
   });
 
-  auto kernel = load_pe_file(config_.kernel_dir + "/simkrnl.exe");
+  // The image compiled for the build asked for (sim_builds.hpp); an unmodelled build is refused.
+  auto kernel_path = kernel_image_path(config_.kernel_dir, config_.build);
+  if (!kernel_path) return std::unexpected(kernel_path.error());
+  auto kernel = load_pe_file(*kernel_path);
   if (!kernel) return std::unexpected(kernel.error());
   if (kernel->image_base != kKernelBase) return std::unexpected("simkrnl.exe is not based at 0xFFFFF80000400000");
   kernel_image_ = std::move(*kernel);
@@ -150,6 +154,13 @@ std::expected<void, std::string> Machine::setup_cpu(unsigned i, std::uint64_t st
   space_->write_u64(pcr + 0x20, kprcb(i));             // CurrentPrcb
   space_->write_u64(pcr + kKpcrIdtBase, idt);
   space_->write_u32(kprcb(i) + 0x24, i);               // Number
+  // The boot context is this CPU's idle thread (KiIdleThreadTable, ABI.md "Entry"):
+  // the first state change names it, as Windows' names its initial thread.
+  if (auto table = kernel_export("KiIdleThreadTable")) {
+    std::uint64_t idle = space_->read_u64(*table + 8 * i);
+    space_->write_u64(kprcb(i) + 0x08, idle);  // CurrentThread
+    space_->write_u64(kprcb(i) + 0x18, idle);  // IdleThread
+  }
 
   uc_x86_mmr gdtr{0, gdt, kGdtLimit, 0}, idtr{0, idt, 0xFFF, 0}, tr{kSelTss, tss, kTssSize - 1, 0x89};
   c.write_reg_bytes(UC_X86_REG_GDTR, &gdtr);

@@ -19,7 +19,10 @@ enum : std::uint32_t {
   kSimHalt = 0x105,
   kSimFileOpen = 0x106,
   kSimFileRead = 0x107,
+  kSimCreateAddressSpace = 0x108,
 };
+// The most a process's initial user pages may hold (SIM_CREATE_ADDRESS_SPACE).
+constexpr std::uint64_t kMaxUserBlock = 1u << 20;
 // A DEBUG_IO packet carries at most 4000 - 16 bytes of text.
 constexpr std::size_t kMaxPrint = 3984;
 constexpr std::uint32_t kStatusNotImplemented = 0xC0000002;
@@ -80,6 +83,19 @@ std::optional<MachineEvent> Machine::service(unsigned i) {
       auto region = name ? map_image(*name, std::move(served)) : std::unexpected<std::string>("bad name");
       c.set_reg(UC_X86_REG_RAX, region ? region->va : 0);
       c.set_reg(UC_X86_REG_RDX, region ? region->size : 0);
+      return std::nullopt;
+    }
+    case kSimCreateAddressSpace: {
+      // rcx = user address, rdx/r8 = the kernel's bytes for it: a new process address
+      // space (AddressSpace::create_process_root) with those bytes as its user pages;
+      // rax = its DirectoryTableBase, 0 if refused.
+      std::uint64_t cr3 = 0;
+      if (a3 && a3 <= kMaxUserBlock) {
+        wire::Bytes bytes(static_cast<std::size_t>(a3));
+        if (space_->read(a2, bytes) == bytes.size())
+          if (auto root = space_->create_process_root(); root && space_->map_user(*root, a1, bytes)) cr3 = *root;
+      }
+      c.set_reg(UC_X86_REG_RAX, cr3);
       return std::nullopt;
     }
     case kSimUnmapImage:

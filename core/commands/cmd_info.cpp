@@ -7,6 +7,7 @@
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
 #include "core/debugger/pe.hpp"
+#include "core/debugger/windows_version.hpp"
 
 namespace openkd::commands {
 namespace {
@@ -77,13 +78,8 @@ CommandResult<> cmd_formats(EngineCore& core, Invocation& call) {
   return {};
 }
 
-std::string_view windows_name(std::uint16_t build) {
-  if (build >= 10240) return "Windows 10";
-  if (build >= 9600) return "Windows 8.1";
-  if (build >= 9200) return "Windows 8";
-  if (build >= 7600) return "Windows 7";
-  return "Windows";
-}
+// The same name as kd's banner (core/debugger/windows_version.hpp).
+std::string_view windows_name(std::uint16_t build) { return debugger::windows_product_name(build); }
 
 std::string read_string(EngineCore& core, std::uint64_t address, std::size_t max) {
   const auto block = core.read_block(address, max);

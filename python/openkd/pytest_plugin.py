@@ -29,6 +29,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("openkd")
     group.addoption("--openkd-cpus", type=int, default=1, help="processors of each simulated target (default 1)")
     group.addoption("--openkd-seed", type=int, default=0, help="seed of each simulated target (default 0)")
+    group.addoption("--openkd-build", type=int, default=19041,
+                    help="Windows build each simulated target models (default 19041; kdsim --build)")
     group.addoption("--openkd-traffic", type=int, default=40,
                     help="lines of KD traffic shown for a failing test (default 40)")
 
@@ -36,7 +38,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "faults(spec): run the test's simulator under seeded link faults "
                                        "(kdsim syntax: drop=P,corrupt=P,dup=P,truncate=P,delay=MS,seed=N)")
-    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, boot_options=..., listen=WHERE, driver_cycle=...): "
+    config.addinivalue_line("markers", "openkd(cpus=N, seed=S, build=B, boot_options=..., listen=WHERE, driver_cycle=...): "
                                        "the test's simulator settings")
 
 
@@ -68,9 +70,18 @@ def cpus(request):
 
 
 @pytest.fixture
-def kdsim(request, faults, cpus):
+def build(request):
+    """The Windows build of the test's simulator: ``@pytest.mark.parametrize("build", [7601, 26100])``,
+    ``@pytest.mark.openkd(build=N)`` or ``--openkd-build`` (default 19041)."""
+    if hasattr(request, "param"):
+        return request.param
+    return _setting(request, "build", request.config.getoption("openkd_build", 19041))
+
+
+@pytest.fixture
+def kdsim(request, faults, cpus, build):
     """A fresh simulated kernel listening on its own socket (closed after the test)."""
-    sim = openkd.Simulator(cpus=cpus,
+    sim = openkd.Simulator(cpus=cpus, build=build,
                            seed=_setting(request, "seed", request.config.getoption("openkd_seed", 0)),
                            faults=faults, boot_options=_setting(request, "boot_options", ""),
                            driver_cycle=_setting(request, "driver_cycle", None))

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <fmt/format.h>
 
+#include "core/debugger/windows_version.hpp"
+
 namespace openkd::kd {
 
 namespace {
@@ -16,15 +18,17 @@ std::string now_text() {
 
 }  // namespace
 
-/// KD's "Windows 10 Kernel Version 19041 MP (4 procs) Free x64" block.
+/// KD's "Windows 10 Kernel Version 19041 MP (4 procs) Free x64" block (the product
+/// name follows the build: windows_version.hpp).
 void print_banner(debugger::Target& s, ConsoleOutput& out) {
   const auto& v = s.version();
   unsigned build = v.minor_version;
   unsigned procs = s.number_processors();
   bool free_build = (v.major_version & 0xFF) == 0xF;
-  out.write(fmt::format("Connected to Windows 10 {} x64 target at ({}), ptr64 TRUE\n", build, now_text()));
+  const std::string_view product = debugger::windows_product_name(build);
+  out.write(fmt::format("Connected to {} {} x64 target at ({}), ptr64 TRUE\n", product, build, now_text()));
   out.write("Kernel Debugger connection established.\n");
-  out.write(fmt::format("Windows 10 Kernel Version {} {} ({} procs) {} x64\n", build, (v.flags & wire::kVersionFlagMp) || procs > 1 ? "MP" : "UP",
+  out.write(fmt::format("{} Kernel Version {} {} ({} procs) {} x64\n", product, build, (v.flags & wire::kVersionFlagMp) || procs > 1 ? "MP" : "UP",
                         procs, free_build ? "Free" : "Checked"));
   // Built by: NtBuildLab, found through the debugger data block (KDDEBUGGER_DATA64 +0x208).
   std::string lab;

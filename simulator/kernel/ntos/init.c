@@ -28,15 +28,15 @@ static VOID KiInitializeProcessor(PSIM_LOADER_BLOCK LoaderBlock, ULONG64 BootSta
   Prcb->MHz = 1000;
   memcpy(Prcb->VendorString, "SimulatedCPU", 13);
 
-  PKTHREAD Idle = &KiIdleThread[Number];
+  PKTHREAD Idle = &KiIdleThread[Number].Tcb;
   Idle->Header.Type = 6;  /* ThreadObject */
   InitializeListHead(&Idle->Header.WaitListHead);
   Idle->InitialStack = Idle->StackBase = Idle->KernelStack = (PVOID)BootStackTop;
   Idle->StackLimit = (PVOID)(BootStackTop - BOOT_STACK_SIZE);
   Idle->ApcState.Process = Idle->Process = &KiSystemProcess.Pcb;
   Idle->State = Running;
-  Idle->SimCreatedOnProcessor = Number;
-  _snprintf(Idle->SimName, sizeof(Idle->SimName), "idle %lu", Number);
+  KiSimThread(Idle)->CreatedOnProcessor = Number;
+  _snprintf(KiSimThread(Idle)->Name, sizeof(KiSimThread(Idle)->Name), "idle %lu", Number);
   Prcb->IdleThread = Idle;
   Prcb->CurrentThread = Idle;
 }
@@ -129,6 +129,7 @@ static VOID KiInitializeSystem(PSIM_LOADER_BLOCK LoaderBlock) {
   else
     DbgPrint("simkrnl: no boot driver in the loader block\n");
 
+  PsInitializeUserProcesses();
   DbgPrint("simkrnl: boot complete, %llu KiB of pool free\n", ExQueryPoolBytesFree() / 1024);
   PsStartDeferredThreads();
   __atomic_store_n(&KiProcessorsReleased, 1, __ATOMIC_RELEASE);

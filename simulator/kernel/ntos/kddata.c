@@ -4,11 +4,11 @@
  * KdInitializeDebuggerData adds what only the loader block knows. */
 #include "ki.h"
 
-#define BUILD_LAB_DEFAULT "19041.1.amd64fre.vb_release.191206-1406"
-
-CHAR NtBuildLab[80] = BUILD_LAB_DEFAULT;
+/* The build this image is compiled for (-DSIM_BUILD=N, simulator/kernel/builds.py):
+ * right from the first instruction, as in Windows, where both are initialised data. */
+CHAR NtBuildLab[80] = SIM_BUILD_LAB;
 /* 0xF0000000: a free (retail) build, as Windows marks NtBuildNumber. */
-ULONG NtBuildNumber = 0xF0000000u | 19041;
+ULONG NtBuildNumber = 0xF0000000u | SIM_BUILD;
 ULONG CmNtCSDVersion;                 /* no service pack */
 PKPRCB KiProcessorBlock[MAXIMUM_PROCESSORS];
 volatile ULONG KeNumberProcessors;
@@ -54,7 +54,7 @@ KDDEBUGGER_DATA64 KdDebuggerDataBlock = {
     .OffsetPrcbProcStateContext = FIELD_OFFSET(KPRCB, ProcessorState) +
                                   FIELD_OFFSET(KPROCESSOR_STATE, ContextFrame),
     .OffsetPrcbNumber = FIELD_OFFSET(KPRCB, Number),
-    .SizeEThread = sizeof(KTHREAD),
+    .SizeEThread = SIM_OFFSET_ETHREAD_size,  /* the real ETHREAD, without SimExtension */
     .SizePcr = sizeof(KPCR),
     .OffsetPcrSelfPcr = FIELD_OFFSET(KPCR, Self),
     .OffsetPcrCurrentPrcb = FIELD_OFFSET(KPCR, CurrentPrcb),
@@ -66,31 +66,12 @@ KDDEBUGGER_DATA64 KdDebuggerDataBlock = {
     .OffsetPrcbIdleThread = FIELD_OFFSET(KPRCB, IdleThread),
 };
 
-/* Lab strings of some released builds; others get a made-up branch. */
-static const struct {
-  ULONG Build;
-  PCSTR Lab;
-} KnownBuildLabs[] = {
-    {10240, "10240.16384.amd64fre.th1.150709-1700"},
-    {14393, "14393.0.amd64fre.rs1_release.160715-1616"},
-    {17763, "17763.1.amd64fre.rs5_release.180914-1434"},
-    {18362, "18362.1.amd64fre.19h1_release.190318-1202"},
-    {19041, BUILD_LAB_DEFAULT},
-    {22000, "22000.1.amd64fre.co_release.210604-1628"},
-    {22621, "22621.1.amd64fre.ni_release.220506-1250"},
-};
-
 VOID KdInitializeDebuggerData(PSIM_LOADER_BLOCK LoaderBlock) {
-  ULONG Build = LoaderBlock->BuildNumber ? LoaderBlock->BuildNumber : 19041;
-  NtBuildNumber = 0xF0000000u | Build;
-  PCSTR Lab = NULL;
-  for (SIZE_T I = 0; I < ARRAYSIZE(KnownBuildLabs); ++I)
-    if (KnownBuildLabs[I].Build == Build)
-      Lab = KnownBuildLabs[I].Lab;
-  if (Lab)
-    _snprintf(NtBuildLab, sizeof(NtBuildLab), "%s", Lab);
-  else
-    _snprintf(NtBuildLab, sizeof(NtBuildLab), "%lu.1.amd64fre.sim_release.000101-0000", Build);
+  /* The simulator picks the image compiled for the build it was asked for; a loader
+   * block naming another build means the wrong image was loaded. */
+  if (LoaderBlock->BuildNumber && LoaderBlock->BuildNumber != SIM_BUILD)
+    DbgPrint("simkrnl: built for %u, the loader block asks for %lu (wrong image?)\n", SIM_BUILD,
+             LoaderBlock->BuildNumber);
 
   ULONG Count = LoaderBlock->NumberProcessors;
   if (Count == 0 || Count > MAXIMUM_PROCESSORS)

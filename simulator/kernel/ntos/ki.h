@@ -35,13 +35,20 @@ VOID ExInitializePool(ULONG64 Base, ULONG64 Size);
 ULONG64 ExQueryPoolBytesFree(VOID);
 
 /* thread.c */
-extern KTHREAD KiIdleThread[MAXIMUM_PROCESSORS];
+extern ETHREAD KiIdleThread[MAXIMUM_PROCESSORS];
 extern EPROCESS KiSystemProcess;
 extern LIST_ENTRY PsActiveProcessHead;
 extern LIST_ENTRY KiThreadListHead;
 extern volatile LONG KiBugCheckActive;
 VOID PsInitializeSystemProcess(VOID);
+/* The user-mode side of the system (smss.exe, csrss.exe, explorer.exe): processes with
+ * their own address spaces, PEBs and waiting threads (process.c). */
+VOID PsInitializeUserProcesses(VOID);
 VOID PsStartDeferredThreads(VOID);
+/* A new thread of Process on its thread lists, with a Cid (thread.c). */
+VOID PspInitializeThread(PETHREAD Thread, PEPROCESS Process, PCSTR Name, PUCHAR Stack,
+                         SIZE_T StackSize, KTHREAD_STATE State);
+VOID CopyName(CHAR *Destination, SIZE_T Size, PCSTR Source);
 NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVOID StartContext,
                                    PKTHREAD *Thread);
 DECLSPEC_NORETURN VOID KiIdleLoop(VOID);

@@ -18,6 +18,7 @@ enum {
   SIM_HALT = 0x105,
   SIM_FILE_OPEN = 0x106,
   SIM_FILE_READ = 0x107,
+  SIM_CREATE_ADDRESS_SPACE = 0x108,
 };
 
 typedef struct _SIM_SERVICE_RESULT {

@@ -8,11 +8,19 @@
 #define DISPATCHER_PROCESS_OBJECT 3
 #define DISPATCHER_THREAD_OBJECT 6
 
-KTHREAD KiIdleThread[MAXIMUM_PROCESSORS];
+ETHREAD KiIdleThread[MAXIMUM_PROCESSORS];
+/* Each processor's idle thread, which the boot context becomes: the simulator puts it
+ * in KPRCB.CurrentThread/IdleThread before the first instruction (ABI.md "Entry"), so
+ * the first state change a debugger sees names a real thread. */
+__declspec(dllexport) PKTHREAD KiIdleThreadTable[MAXIMUM_PROCESSORS] = {
+    &KiIdleThread[0].Tcb, &KiIdleThread[1].Tcb, &KiIdleThread[2].Tcb, &KiIdleThread[3].Tcb,
+    &KiIdleThread[4].Tcb, &KiIdleThread[5].Tcb, &KiIdleThread[6].Tcb, &KiIdleThread[7].Tcb,
+};
+C_ASSERT(MAXIMUM_PROCESSORS == 8);
 EPROCESS KiSystemProcess;
 PEPROCESS PsInitialSystemProcess;
 LIST_ENTRY PsActiveProcessHead = {&PsActiveProcessHead, &PsActiveProcessHead};
-/* Every thread this kernel created, on KTHREAD.SimThreadListEntry. */
+/* Every thread this kernel created, on SimExtension.ThreadListEntry. */
 LIST_ENTRY KiThreadListHead = {&KiThreadListHead, &KiThreadListHead};
 static KSPIN_LOCK KiThreadListLock;
 /* System threads get ids 8, 12, 16, ... (4 is the System process). */
@@ -23,24 +31,24 @@ static volatile ULONG KiNextThreadId = 8;
  * boot from finishing. So threads created before PsStartDeferredThreads (the kernel's
  * and the boot driver's) are handed to the simulator there, in creation order. */
 static BOOLEAN PspDeferThreadStart = TRUE;
-static PKTHREAD PspDeferredHead, *PspDeferredTail = &PspDeferredHead;
+static PETHREAD PspDeferredHead, *PspDeferredTail = &PspDeferredHead;
 
-static VOID PspStartThread(PKTHREAD Thread) {
-  Thread->State = Ready;
+static VOID PspStartThread(PETHREAD Thread) {
+  Thread->Tcb.State = Ready;
   KiSimService(SIM_CREATE_THREAD, (ULONG64)Thread, (ULONG64)KiStartSystemThread,
-               (ULONG64)Thread, (ULONG64)Thread->InitialStack);
+               (ULONG64)Thread, (ULONG64)Thread->Tcb.InitialStack);
 }
 
 VOID PsStartDeferredThreads(VOID) {
   KiAcquireSpinLock(&KiThreadListLock);
-  PKTHREAD Thread = PspDeferredHead;
+  PETHREAD Thread = PspDeferredHead;
   PspDeferredHead = NULL;
   PspDeferredTail = &PspDeferredHead;
   PspDeferThreadStart = FALSE;
   KiReleaseSpinLock(&KiThreadListLock);
   while (Thread) {
-    PKTHREAD Next = Thread->SimDeferredNext;
-    Thread->SimDeferredNext = NULL;
+    PETHREAD Next = Thread->SimExtension.DeferredNext;
+    Thread->SimExtension.DeferredNext = NULL;
     PspStartThread(Thread);
     Thread = Next;
   }
@@ -52,7 +60,7 @@ static ULONG64 KiReadCr3(VOID) {
   return Cr3;
 }
 
-static VOID CopyName(CHAR *Destination, SIZE_T Size, PCSTR Source) {
+VOID CopyName(CHAR *Destination, SIZE_T Size, PCSTR Source) {
   SIZE_T I = 0;
   for (; Source && Source[I] && I + 1 < Size; ++I)
     Destination[I] = Source[I];
@@ -86,47 +94,65 @@ PKTHREAD KeGetCurrentThread(VOID) {
 
 HANDLE PsGetCurrentThreadId(VOID) {
   PKTHREAD Thread = KeGetCurrentThread();
-  return Thread ? (HANDLE)(ULONG_PTR)Thread->SimThreadId : NULL;
+  return Thread ? (HANDLE)(ULONG_PTR)KiSimThread(Thread)->ThreadId : NULL;
+}
+
+/* Fills a new thread of Process: the KTHREAD, the Cid and the process's two thread
+ * lists (KPROCESS.ThreadListHead through KTHREAD.ThreadListEntry, EPROCESS.ThreadListHead
+ * through ETHREAD.ThreadListEntry), as Windows links them. */
+VOID PspInitializeThread(PETHREAD Thread, PEPROCESS Process, PCSTR Name, PUCHAR Stack,
+                         SIZE_T StackSize, KTHREAD_STATE State) {
+  PKTHREAD Tcb = &Thread->Tcb;
+  PUCHAR StackTop = Stack + StackSize;
+  Tcb->Header.Type = DISPATCHER_THREAD_OBJECT;
+  InitializeListHead(&Tcb->Header.WaitListHead);
+  Tcb->StackLimit = Stack;
+  Tcb->StackBase = StackTop;
+  Tcb->InitialStack = StackTop;
+  Tcb->KernelStack = StackTop;
+  InitializeListHead(&Tcb->ApcState.ApcListHead[0]);
+  InitializeListHead(&Tcb->ApcState.ApcListHead[1]);
+  Tcb->ApcState.Process = &Process->Pcb;
+  Tcb->Process = &Process->Pcb;
+  Tcb->State = (UCHAR)State;
+  ULONG Id = __atomic_fetch_add(&KiNextThreadId, 4, __ATOMIC_RELAXED);
+  Thread->Cid.UniqueProcess = Process->UniqueProcessId;
+  Thread->Cid.UniqueThread = (PVOID)(ULONG_PTR)Id;
+  Thread->SimExtension.ThreadId = Id;
+  Thread->SimExtension.CreatedOnProcessor = KeGetCurrentProcessorNumber();
+  CopyName(Thread->SimExtension.Name, sizeof(Thread->SimExtension.Name), Name);
+  KiAcquireSpinLock(&KiThreadListLock);
+  InsertTailList(&KiThreadListHead, &Thread->SimExtension.ThreadListEntry);
+  InsertTailList(&Process->Pcb.ThreadListHead, &Tcb->ThreadListEntry);
+  InsertTailList(&Process->ThreadListHead, &Thread->ThreadListEntry);
+  KiReleaseSpinLock(&KiThreadListLock);
 }
 
 NTSTATUS PsCreateNamedSystemThread(PCSTR Name, PKSTART_ROUTINE StartRoutine, PVOID StartContext,
                                    PKTHREAD *Created) {
-  PKTHREAD Thread = ExAllocatePoolWithTag(NonPagedPool, sizeof(KTHREAD), TAG('T', 'h', 'r', 'e'));
+  PETHREAD Thread = ExAllocatePoolWithTag(NonPagedPool, sizeof(ETHREAD), TAG('T', 'h', 'r', 'e'));
   PUCHAR Stack = ExAllocatePoolWithTag(NonPagedPool, KERNEL_STACK_SIZE, TAG('S', 't', 'a', 'k'));
   if (!Thread || !Stack) {
     ExFreePool(Thread);
     ExFreePool(Stack);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
-  PUCHAR StackTop = Stack + KERNEL_STACK_SIZE;
-  Thread->Header.Type = DISPATCHER_THREAD_OBJECT;
-  InitializeListHead(&Thread->Header.WaitListHead);
-  Thread->StackLimit = Stack;
-  Thread->StackBase = StackTop;
-  Thread->InitialStack = StackTop;
-  Thread->KernelStack = StackTop;
-  InitializeListHead(&Thread->ApcState.ApcListHead[0]);
-  InitializeListHead(&Thread->ApcState.ApcListHead[1]);
-  Thread->ApcState.Process = &KiSystemProcess.Pcb;
-  Thread->Process = &KiSystemProcess.Pcb;
-  Thread->State = Initialized;
-  Thread->SimStartRoutine = StartRoutine;
-  Thread->SimStartContext = StartContext;
-  Thread->SimThreadId = __atomic_fetch_add(&KiNextThreadId, 4, __ATOMIC_RELAXED);
-  Thread->SimCreatedOnProcessor = KeGetCurrentProcessorNumber();
-  CopyName(Thread->SimName, sizeof(Thread->SimName), Name);
+  memset(Thread, 0, sizeof(*Thread));
+  Thread->SimExtension.StartRoutine = StartRoutine;
+  Thread->SimExtension.StartContext = StartContext;
+  Thread->Win32StartAddress = (PVOID)StartRoutine;
+  PspInitializeThread(Thread, &KiSystemProcess, Name, Stack, KERNEL_STACK_SIZE, Initialized);
 
   KiAcquireSpinLock(&KiThreadListLock);
-  InsertTailList(&KiThreadListHead, &Thread->SimThreadListEntry);
   BOOLEAN Defer = PspDeferThreadStart;
   if (Defer) {
     *PspDeferredTail = Thread;
-    PspDeferredTail = &Thread->SimDeferredNext;
+    PspDeferredTail = &Thread->SimExtension.DeferredNext;
   }
   KiReleaseSpinLock(&KiThreadListLock);
 
   if (Created)
-    *Created = Thread;
+    *Created = &Thread->Tcb;
   if (!Defer)
     PspStartThread(Thread);
   return STATUS_SUCCESS;
@@ -147,7 +173,7 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ACCESS_MASK DesiredAccess,
     *ThreadHandle = Thread;
   if (ClientId) {
     ClientId->UniqueProcess = (HANDLE)SYSTEM_PROCESS_ID;
-    ClientId->UniqueThread = (HANDLE)(ULONG_PTR)Thread->SimThreadId;
+    ClientId->UniqueThread = (HANDLE)(ULONG_PTR)KiSimThread(Thread)->ThreadId;
   }
   return STATUS_SUCCESS;
 }
@@ -155,7 +181,7 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ACCESS_MASK DesiredAccess,
 /* Entered from KiStartSystemThread (trap.S) on the new thread's own stack. */
 VOID PspSystemThreadStartup(PKTHREAD Thread) {
   Thread->State = Running;
-  Thread->SimStartRoutine(Thread->SimStartContext);
+  KiSimThread(Thread)->StartRoutine(KiSimThread(Thread)->StartContext);
   PsTerminateSystemThread(STATUS_SUCCESS);
 }
 

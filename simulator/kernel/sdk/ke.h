@@ -94,71 +94,69 @@ typedef enum _KTHREAD_STATE {
   Initialized = 0, Ready = 1, Running = 2, Standby = 3, Terminated = 4, Waiting = 5,
 } KTHREAD_STATE;
 
-/* A minimal KTHREAD: the stack and process fields sit where Windows 10 19041 keeps
- * them so debugger extensions that know those offsets read sensible values. */
-typedef struct _KTHREAD {
-  DISPATCHER_HEADER Header;          /* 0x000 */
-  PVOID SListFaultAddress;           /* 0x018 */
-  ULONG64 QuantumTarget;             /* 0x020 */
-  PVOID InitialStack;                /* 0x028 */
-  PVOID StackLimit;                  /* 0x030 */
-  PVOID StackBase;                   /* 0x038 */
-  KSPIN_LOCK ThreadLock;             /* 0x040 */
-  ULONG64 CycleTime;                 /* 0x048 */
-  ULONG CurrentRunTime;              /* 0x050 */
-  ULONG ExpectedRunTime;             /* 0x054 */
-  PVOID KernelStack;                 /* 0x058 */
-  UCHAR Reserved060[0x98 - 0x60];
-  KAPC_STATE ApcState;               /* 0x098; ApcState.Process at 0x0B8 */
-  UCHAR Reserved0C8[0xF0 - 0xC8];
-  PVOID Teb;                         /* 0x0F0 */
-  UCHAR Reserved0F8[0x184 - 0xF8];
-  UCHAR State;                       /* 0x184, KTHREAD_STATE */
-  UCHAR Reserved185[0x220 - 0x185];
-  struct _KPROCESS *Process;         /* 0x220 */
-  /* This kernel's own fields. */
-  PKSTART_ROUTINE SimStartRoutine;   /* 0x228 */
-  PVOID SimStartContext;
-  ULONG SimThreadId;
-  ULONG SimCreatedOnProcessor;
-  LIST_ENTRY SimThreadListEntry;     /* KiThreadListHead */
-  struct _KTHREAD *SimDeferredNext;  /* created during boot, started when boot ends */
-  CHAR SimName[16];
-} KTHREAD, *PKTHREAD, *PETHREAD;
-C_ASSERT(FIELD_OFFSET(KTHREAD, InitialStack) == 0x28);
-C_ASSERT(FIELD_OFFSET(KTHREAD, KernelStack) == 0x58);
-C_ASSERT(FIELD_OFFSET(KTHREAD, ApcState) + FIELD_OFFSET(KAPC_STATE, Process) == 0xB8);
-C_ASSERT(FIELD_OFFSET(KTHREAD, Teb) == 0xF0);
-C_ASSERT(FIELD_OFFSET(KTHREAD, State) == 0x184);
-C_ASSERT(FIELD_OFFSET(KTHREAD, Process) == 0x220);
+/* KPROCESS, EPROCESS, KTHREAD and ETHREAD are laid out per modelled build: the
+ * bodies come from sim_builds.h, generated from simulator/kernel/builds.py (the one
+ * table of builds and their offsets, cited there) for the build this image is compiled
+ * for (-DSIM_BUILD=N). Fields the table does not name are Reserved<offset> padding. */
+#include "sim_builds.h"
 
-/* KPROCESS/EPROCESS: only the System process exists. Offsets of Windows 10 19041. */
+typedef struct _CLIENT_ID {
+  PVOID UniqueProcess;
+  PVOID UniqueThread;
+} CLIENT_ID, *PCLIENT_ID;
+C_ASSERT(sizeof(CLIENT_ID) == 0x10);
+
 typedef struct _KPROCESS {
-  DISPATCHER_HEADER Header;          /* 0x000 */
-  LIST_ENTRY ProfileListHead;        /* 0x018 */
-  ULONG64 DirectoryTableBase;        /* 0x028 */
-  LIST_ENTRY ThreadListHead;         /* 0x030 */
-  UCHAR Reserved040[0x438 - 0x40];
+  SIM_KPROCESS_BODY
 } KPROCESS, *PKPROCESS;
+C_ASSERT(FIELD_OFFSET(KPROCESS, DirectoryTableBase) == SIM_OFFSET_KPROCESS_DirectoryTableBase);
+C_ASSERT(FIELD_OFFSET(KPROCESS, ThreadListHead) == SIM_OFFSET_KPROCESS_ThreadListHead);
+C_ASSERT(sizeof(KPROCESS) == SIM_SIZE_KPROCESS);
 
 typedef struct _EPROCESS {
-  KPROCESS Pcb;                      /* 0x000 */
-  ULONG64 ProcessLock;               /* 0x438 */
-  PVOID UniqueProcessId;             /* 0x440 */
-  LIST_ENTRY ActiveProcessLinks;     /* 0x448, on PsActiveProcessHead */
-  UCHAR Reserved458[0x540 - 0x458];
-  PVOID InheritedFromUniqueProcessId;/* 0x540 */
-  UCHAR Reserved548[0x550 - 0x548];
-  PVOID Peb;                         /* 0x550 */
-  UCHAR Reserved558[0x5A8 - 0x558];
-  UCHAR ImageFileName[15];           /* 0x5A8 */
-  UCHAR Reserved5B7[0x5E0 - 0x5B7];
-  LIST_ENTRY ThreadListHead;         /* 0x5E0 */
-  UCHAR Reserved5F0[0xA40 - 0x5F0];
+  SIM_EPROCESS_BODY
 } EPROCESS, *PEPROCESS;
-C_ASSERT(FIELD_OFFSET(EPROCESS, ActiveProcessLinks) == 0x448);
-C_ASSERT(FIELD_OFFSET(EPROCESS, ImageFileName) == 0x5A8);
-C_ASSERT(sizeof(EPROCESS) == 0xA40);
+C_ASSERT(FIELD_OFFSET(EPROCESS, UniqueProcessId) == SIM_OFFSET_EPROCESS_UniqueProcessId);
+C_ASSERT(FIELD_OFFSET(EPROCESS, ActiveProcessLinks) == SIM_OFFSET_EPROCESS_ActiveProcessLinks);
+C_ASSERT(FIELD_OFFSET(EPROCESS, Peb) == SIM_OFFSET_EPROCESS_Peb);
+C_ASSERT(FIELD_OFFSET(EPROCESS, ImageFileName) == SIM_OFFSET_EPROCESS_ImageFileName);
+C_ASSERT(FIELD_OFFSET(EPROCESS, ThreadListHead) == SIM_OFFSET_EPROCESS_ThreadListHead);
+C_ASSERT(sizeof(EPROCESS) == SIM_OFFSET_EPROCESS_size);
+
+typedef struct _KTHREAD {
+  SIM_KTHREAD_BODY
+} KTHREAD, *PKTHREAD;
+C_ASSERT(FIELD_OFFSET(KTHREAD, InitialStack) == SIM_OFFSET_KTHREAD_InitialStack);
+C_ASSERT(FIELD_OFFSET(KTHREAD, KernelStack) == SIM_OFFSET_KTHREAD_KernelStack);
+C_ASSERT(FIELD_OFFSET(KTHREAD, ApcState) == SIM_OFFSET_KTHREAD_ApcState);
+C_ASSERT(FIELD_OFFSET(KTHREAD, Teb) == SIM_OFFSET_KTHREAD_Teb);
+C_ASSERT(FIELD_OFFSET(KTHREAD, State) == SIM_OFFSET_KTHREAD_State);
+C_ASSERT(FIELD_OFFSET(KTHREAD, Process) == SIM_OFFSET_KTHREAD_Process);
+C_ASSERT(FIELD_OFFSET(KTHREAD, ThreadListEntry) == SIM_OFFSET_KTHREAD_ThreadListEntry);
+C_ASSERT(sizeof(KTHREAD) == SIM_OFFSET_KTHREAD_size);
+
+/* This kernel's own per-thread fields, past the real ETHREAD (SimExtension). */
+typedef struct _SIM_THREAD_EXTENSION {
+  PKSTART_ROUTINE StartRoutine;
+  PVOID StartContext;
+  ULONG ThreadId;
+  ULONG CreatedOnProcessor;
+  LIST_ENTRY ThreadListEntry;       /* KiThreadListHead: every thread this kernel made */
+  struct _ETHREAD *DeferredNext;    /* created during boot, started when boot ends */
+  CHAR Name[16];
+} SIM_THREAD_EXTENSION;
+
+typedef struct _ETHREAD {
+  SIM_ETHREAD_BODY
+  SIM_THREAD_EXTENSION SimExtension;
+} ETHREAD, *PETHREAD;
+C_ASSERT(FIELD_OFFSET(ETHREAD, Cid) == SIM_OFFSET_ETHREAD_Cid);
+C_ASSERT(FIELD_OFFSET(ETHREAD, Win32StartAddress) == SIM_OFFSET_ETHREAD_Win32StartAddress);
+C_ASSERT(FIELD_OFFSET(ETHREAD, ThreadListEntry) == SIM_OFFSET_ETHREAD_ThreadListEntry);
+C_ASSERT(FIELD_OFFSET(ETHREAD, SimExtension) == SIM_OFFSET_ETHREAD_size);
+
+/* The Sim fields of a thread known by its KTHREAD (Tcb is at 0 of the ETHREAD). */
+#define KiSimThread(Thread) (&((PETHREAD)(Thread))->SimExtension)
 
 /* KPRCB: the fields up to Number are Windows 10's (ABI.md); ProcessorState sits where
  * Windows 7/8 x64 kept it. */

@@ -30,6 +30,59 @@ C_ASSERT(FIELD_OFFSET(LDR_DATA_TABLE_ENTRY, BaseDllName) == 0x58);
 C_ASSERT(FIELD_OFFSET(LDR_DATA_TABLE_ENTRY, LoadCount) == 0x6C);
 C_ASSERT(sizeof(LDR_DATA_TABLE_ENTRY) == 0xA0);
 
+/* A user process's loader data (x64; the same offsets in every modelled build:
+ * simulator/kernel/builds.py FIXED). The kernel writes them into the process's own
+ * user-mode pages; a debugger reads them through that process's page tables. */
+typedef struct _PEB_LDR_DATA {
+  ULONG Length;                            /* 0x00 */
+  BOOLEAN Initialized;                     /* 0x04 */
+  PVOID SsHandle;                          /* 0x08 */
+  LIST_ENTRY InLoadOrderModuleList;        /* 0x10 */
+  LIST_ENTRY InMemoryOrderModuleList;      /* 0x20 */
+  LIST_ENTRY InInitializationOrderModuleList; /* 0x30 */
+  PVOID EntryInProgress;                   /* 0x40 */
+  BOOLEAN ShutdownInProgress;              /* 0x48 */
+  PVOID ShutdownThreadId;                  /* 0x50 */
+} PEB_LDR_DATA, *PPEB_LDR_DATA;
+C_ASSERT(FIELD_OFFSET(PEB_LDR_DATA, InLoadOrderModuleList) == 0x10);
+C_ASSERT(sizeof(PEB_LDR_DATA) == 0x58);
+
+/* The start of the PEB (the fields a debugger's module walk reads). */
+typedef struct _PEB {
+  BOOLEAN InheritedAddressSpace;           /* 0x00 */
+  BOOLEAN ReadImageFileExecOptions;
+  BOOLEAN BeingDebugged;                   /* 0x02 */
+  UCHAR BitField;
+  UCHAR Padding0[4];
+  PVOID Mutant;                            /* 0x08 */
+  PVOID ImageBaseAddress;                  /* 0x10 */
+  PPEB_LDR_DATA Ldr;                       /* 0x18 */
+  PVOID ProcessParameters;                 /* 0x20 */
+} PEB, *PPEB;
+C_ASSERT(FIELD_OFFSET(PEB, ImageBaseAddress) == 0x10);
+C_ASSERT(FIELD_OFFSET(PEB, Ldr) == 0x18);
+
+/* The start of the TEB: NT_TIB, then the client id and the PEB pointer. */
+typedef struct _NT_TIB {
+  PVOID ExceptionList;
+  PVOID StackBase;
+  PVOID StackLimit;
+  PVOID SubSystemTib;
+  PVOID FiberData;
+  PVOID ArbitraryUserPointer;
+  struct _NT_TIB *Self;                    /* 0x30 */
+} NT_TIB;
+typedef struct _TEB {
+  NT_TIB NtTib;                            /* 0x00 */
+  PVOID EnvironmentPointer;                /* 0x38 */
+  struct { PVOID UniqueProcess; PVOID UniqueThread; } ClientId; /* 0x40 */
+  PVOID ActiveRpcHandle;                   /* 0x50 */
+  PVOID ThreadLocalStoragePointer;         /* 0x58 */
+  PPEB ProcessEnvironmentBlock;            /* 0x60 */
+} TEB, *PTEB;
+C_ASSERT(FIELD_OFFSET(TEB, ClientId) == 0x40);
+C_ASSERT(FIELD_OFFSET(TEB, ProcessEnvironmentBlock) == 0x60);
+
 /* LDR_DATA_TABLE_ENTRY.Flags bits this kernel sets (as Windows' loader does). */
 #define LDRP_IMAGE_DLL          0x00000004
 #define LDRP_ENTRY_PROCESSED    0x00004000

@@ -21,11 +21,6 @@ typedef UCHAR KPROCESSOR_MODE;
 #define KernelMode 0
 #define THREAD_ALL_ACCESS 0x1FFFFF
 
-typedef struct _CLIENT_ID {
-  HANDLE UniqueProcess;
-  HANDLE UniqueThread;
-} CLIENT_ID, *PCLIENT_ID;
-
 typedef union _LARGE_INTEGER {
   struct { ULONG LowPart; LONG HighPart; } u;
   LONG64 QuadPart;
@@ -95,6 +90,7 @@ NTKERNELAPI extern LIST_ENTRY PsLoadedModuleList;
 NTKERNELAPI extern KDDEBUGGER_DATA64 KdDebuggerDataBlock;
 NTKERNELAPI extern LIST_ENTRY64 KdpDebuggerDataListHead;
 NTKERNELAPI extern CHAR NtBuildLab[];
+/* 0xF0000000 | build, as Windows exports it (a free build). */
 NTKERNELAPI extern ULONG NtBuildNumber;
 NTKERNELAPI extern volatile ULONG64 KeTickCount;     /* advanced by the simulator */
 NTKERNELAPI extern ULONG64 KiBugCheckData[5];

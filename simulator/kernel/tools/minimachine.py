@@ -60,6 +60,8 @@ class MiniMachine:
     def __init__(self, image_dir, cpus=1, prompt_reply=b"", serve_files=None, seed=0x1234,
                  build=19041):
         self.dir = Path(image_dir)
+        # The kernel compiled for `build` (builds/<N>/simkrnl.exe), the drivers beside it.
+        per_build = self.dir / "builds" / str(build) / "simkrnl.exe"
         self.uc_lib = load_unicorn()
         handle = ctypes.c_void_p()
         if self.uc_lib.uc_open(UC_ARCH_X86, UC_MODE_64, ctypes.byref(handle)):
@@ -70,7 +72,7 @@ class MiniMachine:
         self.mapped, self.next_driver_base = {}, DRIVER_BASE + 0x100000
         self.ready, self.served = [], None
         self.bugcheck = None
-        kernel = Image(self.dir / "simkrnl.exe")
+        kernel = Image(per_build if per_build.is_file() else self.dir / "simkrnl.exe")
         self.kernel_exports = kernel.exports(KERNEL_BASE)
         self.modules = [Module("nt", kernel, KERNEL_BASE)]
         self._map(KERNEL_BASE, kernel.mapped(KERNEL_BASE, None))
@@ -219,6 +221,11 @@ class MiniMachine:
             self.write(a1, chunk)
             self.set_reg("rax", 0)
             self.set_reg("rdx", len(chunk))
+        elif service == 0x108:
+            # SIM_CREATE_ADDRESS_SPACE: this harness has no page tables; refused (rax 0),
+            # so the kernel keeps its processes without user pages.
+            self.events.append(("address_space", a1, a3))
+            self.set_reg("rax", 0)
         else:
             raise RuntimeError(f"unknown service {service:#x}")
         return None
