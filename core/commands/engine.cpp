@@ -77,6 +77,7 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_io_commands(commands);
   add_symbol_commands(commands);
   add_info_commands(commands);
+  add_stack_commands(commands);
 }
 
 EngineCore::~EngineCore() {
