@@ -133,7 +133,7 @@ std::string frame_line(EngineCore& core, const unwind::Frame& f, std::size_t num
   line += call_site(core, f.instruction_pointer);
   if (o.verbose && f.unwound_by == unwind::FrameKind::MachineFrame) {
     // KD's kv marks frames whose caller comes from an interrupt/exception frame.
-    line += fmt::format(" (machine frame @ {})", hex64(f.registers.rsp()));
+    line += fmt::format(" (machine frame @ {})", hex64(f.machine_frame));
   }
   return line + "\n";
 }

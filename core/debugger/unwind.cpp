@@ -467,6 +467,7 @@ std::optional<Registers> Unwinder::step(const Registers& regs, Frame& frame, Wal
           out.rip = rip;
           out.gpr[Rsp] = rsp;
           machine_frame = true;
+          frame.machine_frame = at;
           continue;
         }
         case UWOP_EPILOG:

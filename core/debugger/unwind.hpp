@@ -104,6 +104,7 @@ struct Frame {
   std::uint64_t caller_stack_pointer = 0;  // the caller's rsp after the return (0: the step failed)
   Registers registers;               // this frame's context (nonvolatiles recovered)
   FrameKind unwound_by = FrameKind::Unwind;  // how the step to the caller was made
+  std::uint64_t machine_frame = 0;           // MachineFrame: where its rip, cs, rflags, rsp, ss lie
   std::optional<RuntimeFunction> function;   // its .pdata entry (primary), if any
   std::uint64_t image_base = 0;
 };

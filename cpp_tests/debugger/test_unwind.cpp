@@ -288,6 +288,7 @@ BOOST_AUTO_TEST_CASE(push_machframe_with_and_without_error_code) {
   BOOST_TEST(r.rip == kRet);
   BOOST_TEST(r.rsp() == kStack + 0x5000);
   BOOST_TEST(r.gpr[Rbp] == 0xABu);
+  BOOST_TEST(f.machine_frame == m);
 
   // Error code on top: rip one slot up, rsp at +32.
   fx.mem.put_u64(kStack + 0x200, 0xE);  // error code
