@@ -78,6 +78,7 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_symbol_commands(commands);
   add_info_commands(commands);
   add_stack_commands(commands);
+  add_extension_commands(commands);
 }
 
 EngineCore::~EngineCore() {

@@ -55,6 +55,7 @@ void add_info_commands(std::vector<CommandSpec>& table);
 void add_symbol_commands(std::vector<CommandSpec>& table);
 void add_io_commands(std::vector<CommandSpec>& table);
 void add_stack_commands(std::vector<CommandSpec>& table);
+void add_extension_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
