@@ -137,20 +137,9 @@ CommandResult<> cmd_analyze(EngineCore& core, Invocation& call) {
   }
   if (verbose) {
     core.print("STACK_TEXT:  \n");
-    for (const auto& f : walk.frames) {
-      std::string site = core.describe(f.instruction_pointer);
-      if (site.empty()) site = "0x" + hex64(f.instruction_pointer);
-      std::string args;
-      for (int i = 0; i < 4; ++i) {
-        std::array<std::uint8_t, 8> raw{};
-        std::uint64_t v = 0;
-        const bool ok = f.caller_stack_pointer != 0 && unwinder.read(f.caller_stack_pointer + 8 * i, raw);
-        if (ok)
-          for (int k = 7; k >= 0; --k) v = (v << 8) | raw[k];
-        args += (i ? " " : "") + (ok ? hex64(v) : std::string("????????`????????"));
-      }
-      core.printf("{} {}     : {} : {}\n", hex64(f.stack_pointer), hex64(f.return_address), args, site);
-    }
+    for (const auto& f : walk.frames)
+      core.printf("{} {}     : {} : {}\n", hex64(f.stack_pointer), hex64(f.return_address), home_arguments(unwinder, f),
+                  call_site(core, f.instruction_pointer));
     core.print("\n");
   }
   if (faulting_ip) {

@@ -96,12 +96,27 @@ std::optional<unwind::Frame> selected_frame(EngineCore& core) {
   return s.frame;
 }
 
-namespace {
-
 std::string call_site(EngineCore& core, std::uint64_t address) {
   std::string name = core.describe(address);
   return name.empty() ? "0x" + hex64(address) : name;
 }
+
+std::string home_arguments(unwind::Unwinder& unwinder, const unwind::Frame& f) {
+  // The caller's home space for this function's first four arguments: the four
+  // slots above the return address, i.e. at the caller's Child-SP.
+  std::string args;
+  for (int i = 0; i < 4; ++i) {
+    std::array<std::uint8_t, 8> raw{};
+    std::uint64_t v = 0;
+    const bool ok = f.caller_stack_pointer != 0 && unwinder.read(f.caller_stack_pointer + 8 * i, raw);
+    if (ok)
+      for (int b = 7; b >= 0; --b) v = (v << 8) | raw[b];
+    args += (i ? " " : "") + (ok ? hex64(v) : std::string("????????`????????"));
+  }
+  return args;
+}
+
+namespace {
 
 struct KOptions {
   bool args = false;     // kb, kv, kp
@@ -117,18 +132,7 @@ std::string frame_line(EngineCore& core, const unwind::Frame& f, std::size_t num
   if (o.sites_only) return fmt::format("{:02x} {}\n", number, call_site(core, f.instruction_pointer));
   std::string line = fmt::format("{:02x} {} {}     ", number, hex64(f.stack_pointer), hex64(f.return_address));
   if (o.args) {
-    // The caller's home space for this function's first four arguments: the four
-    // slots above the return address, i.e. at the caller's Child-SP.
-    std::string args;
-    for (int i = 0; i < 4; ++i) {
-      std::array<std::uint8_t, 8> raw{};
-      std::uint64_t v = 0;
-      const bool ok = f.caller_stack_pointer != 0 && unwinder.read(f.caller_stack_pointer + 8 * i, raw);
-      if (ok)
-        for (int b = 7; b >= 0; --b) v = (v << 8) | raw[b];
-      args += (i ? " " : "") + (ok ? hex64(v) : std::string("????????`????????"));
-    }
-    line += ": " + args + " : ";
+    line += ": " + home_arguments(unwinder, f) + " : ";
   }
   line += call_site(core, f.instruction_pointer);
   if (o.verbose && f.unwound_by == unwind::FrameKind::MachineFrame) {

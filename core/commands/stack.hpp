@@ -18,6 +18,11 @@ debugger::unwind::Registers unwind_registers(const wire::Context& ctx);
 /// `ctx` with the frame's registers in place of the current ones.
 wire::Context frame_context(const wire::Context& ctx, const debugger::unwind::Registers& regs);
 
+/// kb's `Args to Child`: the four home-space slots at the caller's Child-SP, KD-formatted.
+std::string home_arguments(debugger::unwind::Unwinder& unwinder, const debugger::unwind::Frame& frame);
+/// A frame's Call Site: `nt!KeBugCheckEx+0x47`, or `0x` and the address outside every module.
+std::string call_site(EngineCore& core, std::uint64_t address);
+
 /// The frame `.frame` selected, if the target has not run since (nullopt: frame 0).
 std::optional<debugger::unwind::Frame> selected_frame(EngineCore& core);
 
