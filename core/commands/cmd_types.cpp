@@ -1,0 +1,244 @@
+// dt: a type's layout, or its values at an address, in KD's shape
+// (`   +0x440 UniqueProcessId  : 0x00000000`00000004 Void`), from the engine's
+// TypeProvider (core/debugger/types.hpp). Options: -r[N] (expand embedded
+// structures N levels, 1 by default), -b (arrays element by element), -v (the
+// type's kind, element count and size first), -l Field (follow a list through
+// Field, a LIST_ENTRY or a pointer). Names: module!Type; without `!`, nt.
+#include <algorithm>
+#include <cctype>
+
+#include "core/commands/format.hpp"
+#include "core/debugger/types.hpp"
+#include "core/commands/engine_core.hpp"
+
+namespace openkd::commands {
+namespace {
+
+namespace types = debugger::types;
+using types::Kind;
+
+constexpr unsigned kMaxDepth = 16;
+constexpr std::size_t kMaxListElements = 0x1000;
+constexpr std::uint64_t kMaxArrayShown = 0x100;
+
+struct DtOptions {
+  unsigned recurse = 0;
+  bool blocks = false;
+  bool verbose = false;
+  std::string list_field;
+};
+
+struct Dt {
+  EngineCore& core;
+  types::TypeProvider& provider;
+  std::string module;
+  DtOptions options;
+
+  std::optional<std::uint64_t> read(std::uint64_t address, unsigned size) {
+    if (size == 0 || size > 8) return std::nullopt;
+    return core.read_block(address, size).value(0, size);
+  }
+
+  std::string scalar(const types::TypeRef& t, std::uint64_t address) {
+    const unsigned size = static_cast<unsigned>(std::min<std::uint64_t>(t.size ? t.size : 8, 8));
+    auto v = read(address, size);
+    if (!v) return "????";
+    switch (t.kind) {
+      case Kind::Pointer:
+        return fmt::format("0x{} {}", hex64(*v), t.element ? types::kd_type_name(*t.element) : "Void");
+      case Kind::Char:
+      case Kind::Bool: {
+        const char c = static_cast<char>(*v);
+        return fmt::format("0x{:x} '{}'", *v, std::isprint(static_cast<unsigned char>(c)) ? std::string(1, c) : "");
+      }
+      case Kind::Enum: {
+        const std::int64_t value = static_cast<std::int64_t>(size < 8 && (*v >> (8 * size - 1)) ? *v | (~0ull << (8 * size)) : *v);
+        if (auto e = provider.find(module, t.name))
+          for (const auto& [name, n] : e->enumerators)
+            if (n == value) return fmt::format("0n{} ( {} )", value, name);
+        return fmt::format("0n{}", value);
+      }
+      default:
+        break;
+    }
+    if (size == 8) return "0x" + hex64(*v);
+    if (t.is_signed) {
+      const std::int64_t s = static_cast<std::int64_t>(*v << (64 - 8 * size)) >> (64 - 8 * size);
+      return fmt::format("0n{}", s);
+    }
+    return fmt::format("0x{:x}", *v);
+  }
+
+  std::string value(const types::TypeRef& t, std::uint64_t address) {
+    switch (t.kind) {
+      case Kind::Struct:
+      case Kind::Union:
+        if (t.name == "_LIST_ENTRY") {
+          auto flink = read(address, 8), blink = read(address + 8, 8);
+          if (!flink || !blink) return "_LIST_ENTRY [ ???? - ???? ]";
+          return fmt::format("_LIST_ENTRY [ 0x{} - 0x{} ]", hex64(*flink), hex64(*blink));
+        }
+        return t.name;
+      case Kind::Array: {
+        if (!t.element) return fmt::format("[{}] ????", t.count);
+        if (t.element->kind == Kind::Char && t.element->size == 1) {  // a character array shows as text
+          const MemoryBlock b = core.read_block(address, std::min<std::uint64_t>(t.count, kMaxArrayShown));
+          std::string text;
+          for (std::size_t i = 0; i < b.bytes.size() && b.valid[i] && b.bytes[i]; ++i)
+            text += std::isprint(b.bytes[i]) ? static_cast<char>(b.bytes[i]) : '.';
+          return fmt::format("[{}]  \"{}\"", t.count, text);
+        }
+        return fmt::format("[{}] {}", t.count, value(*t.element, address));
+      }
+      case Kind::Function:
+        return "void ";
+      case Kind::Void:
+        return "Void";
+      default:
+        return scalar(t, address);
+    }
+  }
+
+  void fields(const types::TypeInfo& type, std::optional<std::uint64_t> base, unsigned indent, unsigned depth) {
+    const std::string pad(3 + indent, ' ');
+    for (const auto& f : type.fields) {
+      if (core.cancel_requested.load()) return;
+      std::string line = fmt::format("{}+0x{:03x} {:<16} : ", pad, f.offset, f.name);
+      const std::optional<std::uint64_t> at = base ? std::optional(*base + f.offset) : std::nullopt;
+      if (f.bits) {
+        const auto [pos, len] = *f.bits;
+        if (!at) {
+          line += fmt::format("Pos {}, {} Bit{}", pos, len, len == 1 ? "" : "s");
+        } else if (auto v = read(*at, static_cast<unsigned>(std::min<std::uint64_t>(f.type.size ? f.type.size : 8, 8)))) {
+          const std::uint64_t bits = len >= 64 ? *v >> pos : (*v >> pos) & ((1ull << len) - 1);
+          std::string binary;
+          for (unsigned i = len; i-- > 0;) binary += ((bits >> i) & 1) ? '1' : '0';
+          line += "0y" + binary;
+        } else {
+          line += "????";
+        }
+      } else {
+        line += at ? value(f.type, *at) : types::kd_type_name(f.type);
+      }
+      core.printf("{}\n", line);
+      // -b: array elements one per line.
+      if (options.blocks && at && f.type.kind == Kind::Array && f.type.element && f.type.element->size) {
+        const std::uint64_t n = std::min(f.type.count, kMaxArrayShown);
+        for (std::uint64_t i = 0; i < n; ++i)
+          core.printf("{}   [{:02d}] {}\n", pad, i, value(*f.type.element, *at + i * f.type.element->size));
+      }
+      // -r: embedded structures and unions, one level deeper.
+      if (depth > 0 && (f.type.kind == Kind::Struct || f.type.kind == Kind::Union) && !f.type.name.empty()) {
+        if (auto inner = provider.find(module, f.type.name)) fields(*inner, at, indent + 3, depth - 1);
+      }
+    }
+  }
+};
+
+CommandResult<> cmd_dt(EngineCore& core, Invocation& call) {
+  DtOptions o;
+  std::string type_name;
+  std::optional<std::uint64_t> address;
+  while (!call.args.at_end()) {
+    const std::size_t column = call.args.column();
+    if (call.args.consume('-')) {
+      const char c = call.args.rest().empty() ? '\0' : call.args.rest()[0];
+      call.args.set_offset(call.args.offset() + 1);
+      if (c == 'r') {
+        o.recurse = 1;
+        const auto rest = call.args.rest();
+        if (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest[0]))) {
+          o.recurse = std::min<unsigned>(static_cast<unsigned>(rest[0] - '0'), kMaxDepth);
+          call.args.set_offset(call.args.offset() + 1);
+        }
+      } else if (c == 'b') {
+        o.blocks = true;
+      } else if (c == 'v') {
+        o.verbose = true;
+      } else if (c == 'l') {
+        call.args.skip_spaces();
+        const auto rest = call.args.rest();
+        std::size_t n = 0;
+        while (n < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[n])) || rest[n] == '_')) ++n;
+        if (n == 0) return std::unexpected(CommandError::caret("dt -l needs a field name", call.args.column()));
+        o.list_field = std::string(rest.substr(0, n));
+        call.args.set_offset(call.args.offset() + n);
+      } else {
+        return std::unexpected(CommandError::caret("Unknown dt option", column));
+      }
+      continue;
+    }
+    if (type_name.empty()) {
+      call.args.skip_spaces();
+      const auto rest = call.args.rest();
+      std::size_t n = 0;
+      while (n < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[n])) || rest[n] == '_' || rest[n] == '!')) ++n;
+      if (n == 0) return std::unexpected(CommandError::syntax(column));
+      type_name = std::string(rest.substr(0, n));
+      call.args.set_offset(call.args.offset() + n);
+      continue;
+    }
+    if (address) return std::unexpected(CommandError::caret("Extra character error", column));
+    auto v = core.expression(call.args);
+    if (!v) return std::unexpected(v.error());
+    address = *v;
+  }
+  if (type_name.empty()) return std::unexpected(CommandError::plain("dt: a type name is required (dt module!_TYPE [address])"));
+  std::string module = "nt", name = type_name;
+  if (auto bang = type_name.find('!'); bang != std::string::npos) {
+    module = type_name.substr(0, bang);
+    name = type_name.substr(bang + 1);
+  }
+  if (!core.type_provider)
+    return std::unexpected(CommandError::plain(
+        fmt::format("dt: no type information for {} (no type provider is connected; PDB types come with symbols)", module)));
+  auto type = core.type_provider->find(module, name);
+  if (!type) return std::unexpected(CommandError::plain(fmt::format("Symbol {}!{} not found.", module, name)));
+
+  Dt dt{core, *core.type_provider, module, o};
+  if (o.verbose) {
+    const char* kind = type->kind == Kind::Union ? "union" : type->kind == Kind::Enum ? "enum" : "struct";
+    const std::size_t elements = type->kind == Kind::Enum ? type->enumerators.size() : type->fields.size();
+    core.printf("{} {}, {} elements, 0x{:x} bytes\n", kind, type->name, elements, type->size);
+  }
+  if (type->kind == Kind::Enum) {
+    for (const auto& [n, v] : type->enumerators) core.printf("   {} = 0n{}\n", n, v);
+    return {};
+  }
+  if (o.list_field.empty()) {
+    dt.fields(*type, address, 0, o.recurse);
+    return {};
+  }
+  // -l: the list through list_field, CONTAINING_RECORD for a LIST_ENTRY field.
+  auto field = std::ranges::find(type->fields, o.list_field, &types::Field::name);
+  if (field == type->fields.end())
+    return std::unexpected(CommandError::plain(fmt::format("dt: {} has no field {}", type->name, o.list_field)));
+  if (!address) return std::unexpected(CommandError::plain("dt -l needs the address of the first element"));
+  const bool entry = field->type.kind == Kind::Struct && field->type.name == "_LIST_ENTRY";
+  if (!entry && field->type.kind != Kind::Pointer)
+    return std::unexpected(CommandError::plain(fmt::format("dt -l: {} is neither a _LIST_ENTRY nor a pointer", o.list_field)));
+  std::uint64_t element = *address;
+  for (std::size_t n = 0; n < kMaxListElements && element != 0; ++n) {
+    if (core.take_cancel()) return {};
+    core.printf("{} at 0x{}\n---------------------------------------------\n", o.list_field, hex64(element + field->offset));
+    dt.fields(*type, element, 0, o.recurse);
+    core.print("\n");
+    auto next = dt.read(element + field->offset, 8);
+    if (!next) {
+      core.printf("Memory read error at 0x{}\n", hex64(element + field->offset));
+      return {};
+    }
+    const std::uint64_t following = entry ? *next - field->offset : *next;
+    if (following == *address || *next == 0 || (entry && *next == element + field->offset)) return {};
+    element = following;
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_type_commands(std::vector<CommandSpec>& table) {
+  table.push_back({"dt", cmd_dt, "dt [-r[N]] [-b] [-v] [-l Field] module!Type [address]  display a type (or its values)"});
+}
+
+}  // namespace openkd::commands

@@ -1,0 +1,171 @@
+// dt over a TypeProvider (core/debugger/types.hpp), and the disassembly forms ub/uf
+// rely on: a table of types given here, values poked into the fake target's
+// pool, the transcript compared line by line with KD's shape.
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "core/commands/disasm.hpp"
+#include "core/commands/engine.hpp"
+#include "core/debugger/types.hpp"
+#include "fake_target.hpp"
+
+using namespace openkd;
+namespace types = debugger::types;
+
+namespace {
+
+std::shared_ptr<const types::TypeRef> ref(types::TypeRef t) { return std::make_shared<const types::TypeRef>(std::move(t)); }
+types::TypeRef integer(std::uint64_t size, bool is_signed = false) { return {types::Kind::Integer, "", size, is_signed}; }
+types::TypeRef named(types::Kind kind, std::string name, std::uint64_t size) { return {kind, std::move(name), size}; }
+types::TypeRef pointer_to(types::TypeRef t) { return {types::Kind::Pointer, "", 8, false, ref(std::move(t))}; }
+types::TypeRef array_of(types::TypeRef t, std::uint64_t n) {
+  const std::uint64_t size = t.size * n;
+  return {types::Kind::Array, "", size, false, ref(std::move(t)), n};
+}
+
+class TableProvider final : public types::TypeProvider {
+public:
+  std::map<std::string, types::TypeInfo> table;
+  std::optional<types::TypeInfo> find(std::string_view module, std::string_view name) override {
+    if (module != "nt") return std::nullopt;
+    auto it = table.find(std::string(name));
+    return it == table.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+std::shared_ptr<TableProvider> sample_types() {
+  auto p = std::make_shared<TableProvider>();
+  const auto list = named(types::Kind::Struct, "_LIST_ENTRY", 16);
+  p->table["_LIST_ENTRY"] = {"_LIST_ENTRY", types::Kind::Struct, 16,
+                             {{"Flink", 0, pointer_to(list)}, {"Blink", 8, pointer_to(list)}}};
+  p->table["_STATE"] = {"_STATE", types::Kind::Enum, 4, {}, {{"Idle", 0}, {"Running", 2}}};
+  p->table["_U"] = {"_U", types::Kind::Union, 4,
+                    {{"Value", 0, integer(4)}, {"Bytes", 0, array_of({types::Kind::Char, "", 1}, 4)}}};
+  const types::TypeRef flags = integer(4);
+  p->table["_SAMPLE"] = {
+      "_SAMPLE", types::Kind::Struct, 0x38,
+      {{"Links", 0, list},
+       {"Id", 0x10, pointer_to({types::Kind::Void})},
+       {"Count", 0x18, integer(4, true)},
+       {"Enabled", 0x1c, flags, std::pair{0u, 1u}},
+       {"Mode", 0x1c, flags, std::pair{1u, 3u}},
+       {"Name", 0x20, array_of({types::Kind::Char, "", 1, true}, 8)},
+       {"U", 0x28, named(types::Kind::Union, "_U", 4)},
+       {"State", 0x30, named(types::Kind::Enum, "_STATE", 4)},
+       {"Size", 0x34, integer(4)}}};
+  return p;
+}
+
+constexpr std::uint64_t kA = testing::kPool + 0x1000, kB = kA + 0x100;
+
+struct Session {
+  testing::FakeTarget target;
+  commands::StringOutput out;
+  commands::Engine engine{target, out, {}};
+  Session() {
+    engine.set_type_provider(sample_types());
+    // Two _SAMPLEs linked in a ring through Links.
+    for (auto [at, next, id, count, name] : {std::tuple{kA, kB, 4ull, -5, "System"}, std::tuple{kB, kA, 0x1234ull, 7, "simdrv"}}) {
+      target.poke_u64(at, next);
+      target.poke_u64(at + 8, next);
+      target.poke_u64(at + 0x10, id);
+      target.poke(at + 0x18, wire::Bytes{std::uint8_t(count), std::uint8_t(count >> 8), std::uint8_t(count >> 16), std::uint8_t(count >> 24)});
+      target.poke(at + 0x1c, wire::Bytes{0x0B, 0, 0, 0});  // Enabled 1, Mode 101b
+      wire::Bytes text(8, 0);
+      std::copy_n(name, std::strlen(name), text.begin());
+      target.poke(at + 0x20, text);
+      target.poke(at + 0x28, wire::Bytes{0x41, 0x42, 0x43, 0x44});
+      target.poke(at + 0x30, wire::Bytes{2, 0, 0, 0});
+      target.poke(at + 0x34, wire::Bytes{0x38, 0, 0, 0});
+    }
+  }
+  std::string run(const std::string& line) {
+    out.take();
+    engine.execute(line);
+    return out.take();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dt_shows_a_layout_as_kd_does) {
+  Session s;
+  BOOST_TEST(s.run("dt nt!_SAMPLE") ==
+             "   +0x000 Links            : _LIST_ENTRY\n"
+             "   +0x010 Id               : Ptr64 Void\n"
+             "   +0x018 Count            : Int4B\n"
+             "   +0x01c Enabled          : Pos 0, 1 Bit\n"
+             "   +0x01c Mode             : Pos 1, 3 Bits\n"
+             "   +0x020 Name             : [8] Char\n"
+             "   +0x028 U                : _U\n"
+             "   +0x030 State            : _STATE\n"
+             "   +0x034 Size             : Uint4B\n");
+  BOOST_TEST(s.run("dt -v _LIST_ENTRY") ==
+             "struct _LIST_ENTRY, 2 elements, 0x10 bytes\n"
+             "   +0x000 Flink            : Ptr64 _LIST_ENTRY\n"
+             "   +0x008 Blink            : Ptr64 _LIST_ENTRY\n");
+  BOOST_TEST(s.run("dt nt!_STATE") == "   Idle = 0n0\n   Running = 0n2\n");
+}
+
+BOOST_AUTO_TEST_CASE(dt_shows_values_at_an_address) {
+  Session s;
+  BOOST_TEST(s.run("dt nt!_SAMPLE fffff80010001000") ==
+             "   +0x000 Links            : _LIST_ENTRY [ 0xfffff800`10001100 - 0xfffff800`10001100 ]\n"
+             "   +0x010 Id               : 0x00000000`00000004 Void\n"
+             "   +0x018 Count            : 0n-5\n"
+             "   +0x01c Enabled          : 0y1\n"
+             "   +0x01c Mode             : 0y101\n"
+             "   +0x020 Name             : [8]  \"System\"\n"
+             "   +0x028 U                : _U\n"
+             "   +0x030 State            : 0n2 ( Running )\n"
+             "   +0x034 Size             : 0x38\n");
+  // -r: the embedded union, offsets relative to it.
+  const std::string r = s.run("dt -r nt!_SAMPLE fffff80010001000");
+  BOOST_TEST(r.find("   +0x028 U                : _U\n"
+                    "      +0x000 Value            : 0x44434241\n"
+                    "      +0x000 Bytes            : [4]  \"ABCD\"\n") != std::string::npos, r);
+  BOOST_TEST(r.find("      +0x000 Flink            : 0xfffff800`10001100 _LIST_ENTRY\n") != std::string::npos, r);
+  // -b: arrays element by element.
+  const std::string b = s.run("dt -b nt!_U fffff80010001028");
+  BOOST_TEST(b.find("      [00] 0x41 'A'\n      [01] 0x42 'B'\n") != std::string::npos, b);
+}
+
+BOOST_AUTO_TEST_CASE(dt_follows_a_list_and_refuses_what_it_cannot_do) {
+  Session s;
+  const std::string l = s.run("dt -l Links nt!_SAMPLE fffff80010001000");
+  BOOST_TEST(l.find("Links at 0xfffff800`10001000\n") != std::string::npos, l);
+  BOOST_TEST(l.find("Links at 0xfffff800`10001100\n") != std::string::npos, l);
+  BOOST_TEST(l.find("\"simdrv\"") != std::string::npos, l);
+  // The ring is followed once, not forever.
+  std::size_t count = 0;
+  for (std::size_t at = 0; (at = l.find("Links at", at)) != std::string::npos; ++at) ++count;
+  BOOST_TEST(count == 2u);
+  BOOST_TEST(s.run("dt nt!_NOPE") == "Symbol nt!_NOPE not found.\n");
+  BOOST_TEST(s.run("dt -l Count nt!_SAMPLE fffff80010001000") == "dt -l: Count is neither a _LIST_ENTRY nor a pointer\n");
+  BOOST_TEST(s.run("dt -q nt!_SAMPLE").find("Unknown dt option") != std::string::npos);
+  s.engine.set_type_provider(nullptr);
+  BOOST_TEST(s.run("dt nt!_SAMPLE").starts_with("dt: no type information for nt"));
+}
+
+BOOST_AUTO_TEST_CASE(nops_and_segment_prefixes_read_as_kd_writes_them) {
+  const std::uint64_t at = 0xFFFFF80000401000ull;
+  struct Row {
+    std::vector<std::uint8_t> bytes;
+    std::string_view line;
+  };
+  const Row rows[] = {
+      {{0x66, 0x0F, 0x1F, 0x84, 0, 0, 0, 0, 0}, "fffff800`00401000 660f1f840000000000 nop     word ptr [rax+rax]"},
+      {{0x66, 0x2E, 0x0F, 0x1F, 0x84, 0, 0, 0, 0, 0}, "fffff800`00401000 662e0f1f840000000000 nop     word ptr cs:[rax+rax]"},
+      {{0x0F, 0x1F, 0x00}, "fffff800`00401000 0f1f00          nop     dword ptr [rax]"},
+      {{0x66, 0x90}, "fffff800`00401000 6690            xchg    ax,ax"},
+      {{0x90}, "fffff800`00401000 90              nop"},
+  };
+  for (const auto& row : rows) {
+    auto in = commands::decode_instruction(at, row.bytes, {});
+    BOOST_REQUIRE(in);
+    BOOST_TEST(commands::format_instruction(*in) == row.line);
+  }
+}
