@@ -6,6 +6,7 @@
 // Field, a LIST_ENTRY or a pointer). Names: module!Type; without `!`, nt.
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "core/commands/format.hpp"
 #include "core/debugger/types.hpp"
@@ -235,9 +236,185 @@ CommandResult<> cmd_dt(EngineCore& core, Invocation& call) {
   return {};
 }
 
+
+// ---- type-driven extensions: !process, !thread ------------------------------------
+
+// KDDEBUGGER_DATA64.PsActiveProcessHead.
+constexpr std::uint64_t kDebuggerDataPsActiveProcessHead = 0x50;
+constexpr std::size_t kMaxProcesses = 0x10000;
+
+// A field by path ("Pcb.DirectoryTableBase"): its offset from the outer type and its type.
+std::optional<types::Field> field_path(types::TypeProvider& provider, const std::string& module, const std::string& type,
+                                       std::string_view path) {
+  auto t = provider.find(module, type);
+  std::uint64_t offset = 0;
+  for (unsigned depth = 0; t && depth < kMaxDepth; ++depth) {
+    const auto dot = path.find('.');
+    const std::string_view part = path.substr(0, dot);
+    auto f = std::ranges::find(t->fields, part, &types::Field::name);
+    if (f == t->fields.end()) return std::nullopt;
+    offset += f->offset;
+    if (dot == std::string_view::npos) {
+      types::Field found = *f;
+      found.offset = offset;
+      return found;
+    }
+    path = path.substr(dot + 1);
+    t = provider.find(module, f->type.name);
+  }
+  return std::nullopt;
+}
+
+struct Fields {
+  EngineCore& core;
+  types::TypeProvider& provider;
+  std::string type;
+  // The value (up to 8 bytes) of a field of the object at `object`; nullopt if the
+  // type lacks it or memory is unreadable.
+  std::optional<std::uint64_t> get(std::uint64_t object, std::string_view path) {
+    auto f = field_path(provider, "nt", type, path);
+    if (!f) return std::nullopt;
+    const unsigned size = static_cast<unsigned>(std::clamp<std::uint64_t>(f->type.size, 1, 8));
+    return core.read_block(object + f->offset, size).value(0, size);
+  }
+  std::string text(std::uint64_t object, std::string_view path, std::size_t max) {
+    auto f = field_path(provider, "nt", type, path);
+    if (!f) return "?";
+    const MemoryBlock b = core.read_block(object + f->offset, std::min<std::uint64_t>(f->type.size, max));
+    std::string out;
+    for (std::size_t i = 0; i < b.bytes.size() && b.valid[i] && b.bytes[i]; ++i) out += static_cast<char>(b.bytes[i]);
+    return out;
+  }
+};
+
+std::string hex_or_unknown(std::optional<std::uint64_t> v, int width) {
+  return v ? fmt::format("{:0{}x}", *v, width) : std::string("????");
+}
+
+CommandResult<types::TypeProvider*> need_types(EngineCore& core, std::string_view command) {
+  if (!core.type_provider)
+    return std::unexpected(CommandError::plain(fmt::format(
+        "{}: no type information for nt (no type provider is connected; PDB types come with symbols)", command)));
+  return core.type_provider.get();
+}
+
+// !process [0 0] [image]: the processes on PsActiveProcessHead (EPROCESS.ActiveProcessLinks).
+CommandResult<> cmd_process(EngineCore& core, Invocation& call) {
+  auto provider = need_types(core, "!process");
+  if (!provider) return std::unexpected(provider.error());
+  std::vector<std::uint64_t> numbers;
+  std::string image;
+  while (!call.args.at_end()) {
+    const auto rest = call.args.rest();
+    if (numbers.size() < 2 && !rest.empty() && std::isxdigit(static_cast<unsigned char>(call.args.peek()))) {
+      auto v = core.expression(call.args);
+      if (!v) return std::unexpected(v.error());
+      numbers.push_back(*v);
+      continue;
+    }
+    image = std::string(call.args.take_rest());
+    while (!image.empty() && std::isspace(static_cast<unsigned char>(image.back()))) image.pop_back();
+  }
+  Fields p{core, **provider, "_EPROCESS"};
+  const auto links = field_path(**provider, "nt", "_EPROCESS", "ActiveProcessLinks");
+  if (!links) return std::unexpected(CommandError::plain("!process: nt!_EPROCESS has no ActiveProcessLinks"));
+  std::vector<std::uint64_t> processes;
+  if (numbers.empty() || numbers[0] != 0) {
+    // One process: the given address, or the current thread's.
+    std::uint64_t process = numbers.empty() ? 0 : numbers[0];
+    if (process == 0) {
+      auto thread = core.target.read_control_pointer(3);
+      if (!thread) return std::unexpected(CommandError::plain("!process: the current thread is unknown: " + thread.error().message));
+      Fields t{core, **provider, "_ETHREAD"};
+      auto owner = t.get(*thread, "Tcb.Process");
+      if (!owner) owner = t.get(*thread, "Process");
+      if (!owner) owner = t.get(*thread, "Tcb.ApcState.Process");
+      if (!owner) return std::unexpected(CommandError::plain("!process: the current thread's process is unreadable"));
+      process = *owner;
+    }
+    processes.push_back(process);
+  } else {
+    std::uint64_t head = 0;
+    if (const std::uint64_t data = core.debugger_data())
+      head = read_u64(core.target, data + kDebuggerDataPsActiveProcessHead).value_or(0);
+    if (head == 0) head = core.symbols.address_of("nt!PsActiveProcessHead").value_or(0);
+    if (head == 0) return std::unexpected(CommandError::plain("!process: PsActiveProcessHead is unknown"));
+    auto next = read_u64(core.target, head);
+    std::set<std::uint64_t> seen;
+    for (std::size_t n = 0; next && *next != head && *next != 0 && n < kMaxProcesses; ++n) {
+      if (!seen.insert(*next).second) {
+        core.printf("!process: the process list loops back to {} without returning to its head\n", hex64(*next));
+        break;
+      }
+      processes.push_back(*next - links->offset);
+      next = read_u64(core.target, *next);
+    }
+    if (!next) core.printf("!process: the process list is unreadable after {} entries\n", processes.size());
+    core.print("**** NT ACTIVE PROCESS DUMP ****\n");
+  }
+  for (std::uint64_t e : processes) {
+    if (core.take_cancel()) return {};
+    const std::string name = p.text(e, "ImageFileName", 15);
+    if (!image.empty() && !std::ranges::equal(name, image, [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      continue;
+    core.printf("PROCESS {:016x}\n", e);
+    core.printf("    SessionId: none  Cid: {}    Peb: {}  ParentCid: {}\n", hex_or_unknown(p.get(e, "UniqueProcessId"), 4),
+                hex_or_unknown(p.get(e, "Peb"), 8), hex_or_unknown(p.get(e, "InheritedFromUniqueProcessId"), 4));
+    core.printf("    DirBase: {}  ObjectTable: {}  HandleCount: <Data Not Accessible>\n",
+                hex_or_unknown(p.get(e, "Pcb.DirectoryTableBase"), 8), hex_or_unknown(p.get(e, "ObjectTable"), 16));
+    core.printf("    Image: {}\n\n", name);
+  }
+  return {};
+}
+
+// !thread [address]: a thread's ids, TEB, state and owning process.
+CommandResult<> cmd_thread(EngineCore& core, Invocation& call) {
+  auto provider = need_types(core, "!thread");
+  if (!provider) return std::unexpected(provider.error());
+  std::uint64_t thread = 0;
+  if (!call.args.at_end()) {
+    auto v = core.expression(call.args);
+    if (!v) return std::unexpected(v.error());
+    thread = *v;
+  }
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto current = core.target.read_control_pointer(3);
+  if (thread == 0) {
+    if (!current) return std::unexpected(CommandError::plain("!thread: the current thread is unknown: " + current.error().message));
+    thread = *current;
+  }
+  Fields t{core, **provider, "_ETHREAD"};
+  auto first = [&](std::initializer_list<std::string_view> paths) -> std::optional<std::uint64_t> {
+    for (auto path : paths)
+      if (auto v = t.get(thread, path)) return v;
+    return std::nullopt;
+  };
+  const auto pid = first({"Cid.UniqueProcess"}), tid = first({"Cid.UniqueThread"});
+  const auto teb = first({"Tcb.Teb", "Teb"});
+  const auto state = first({"Tcb.State", "State"});
+  const auto process = first({"Tcb.Process", "Process", "Tcb.ApcState.Process"});
+  static constexpr std::string_view kStates[] = {"INITIALIZED", "READY", "RUNNING", "STANDBY", "TERMINATED",
+                                                 "WAIT", "TRANSITION", "DEFERREDREADY", "GATEWAITOBSOLETE", "WAITINGFORPROCESSINSWAP"};
+  std::string state_text = state ? (*state < std::size(kStates) ? std::string(kStates[*state]) : fmt::format("STATE {}", *state)) : "????";
+  if (current && *current == thread) state_text = fmt::format("RUNNING on processor {:x}", core.target.current_processor());
+  core.printf("THREAD {:016x}  Cid {}.{}  Teb: {} {}\n", thread, hex_or_unknown(pid, 4), hex_or_unknown(tid, 4),
+              hex_or_unknown(teb, 16), state_text);
+  core.printf("Owning Process            {}       Image:         {}\n", hex_or_unknown(process, 16),
+              process ? Fields{core, **provider, "_EPROCESS"}.text(*process, "ImageFileName", 15) : std::string("?"));
+  if (current && *current == thread) {
+    core.print("\n");
+    core.run_command(CommandText{"k", 0});
+  }
+  return {};
+}
+
 }  // namespace
 
 void add_type_commands(std::vector<CommandSpec>& table) {
+  table.push_back({"!process", cmd_process, "!process [0 0] [image] | !process address   processes (from the types of nt!_EPROCESS)"});
+  table.push_back({"!thread", cmd_thread, "!thread [address]             a thread: ids, TEB, state, process (and the stack of the current one)"});
   table.push_back({"dt", cmd_dt, "dt [-r[N]] [-b] [-v] [-l Field] module!Type [address]  display a type (or its values)"});
 }
 

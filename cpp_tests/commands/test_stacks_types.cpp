@@ -169,3 +169,91 @@ BOOST_AUTO_TEST_CASE(nops_and_segment_prefixes_read_as_kd_writes_them) {
     BOOST_TEST(commands::format_instruction(*in) == row.line);
   }
 }
+
+namespace {
+
+std::shared_ptr<TableProvider> process_types() {
+  auto p = std::make_shared<TableProvider>();
+  const auto list = named(types::Kind::Struct, "_LIST_ENTRY", 16);
+  p->table["_LIST_ENTRY"] = {"_LIST_ENTRY", types::Kind::Struct, 16,
+                             {{"Flink", 0, pointer_to(list)}, {"Blink", 8, pointer_to(list)}}};
+  p->table["_KPROCESS"] = {"_KPROCESS", types::Kind::Struct, 0x438, {{"DirectoryTableBase", 0x28, integer(8)}}};
+  p->table["_EPROCESS"] = {"_EPROCESS", types::Kind::Struct, 0x5c0,
+                           {{"Pcb", 0, named(types::Kind::Struct, "_KPROCESS", 0x438)},
+                            {"UniqueProcessId", 0x440, pointer_to({types::Kind::Void})},
+                            {"ActiveProcessLinks", 0x448, list},
+                            {"InheritedFromUniqueProcessId", 0x540, pointer_to({types::Kind::Void})},
+                            {"Peb", 0x550, pointer_to({types::Kind::Void})},
+                            {"ImageFileName", 0x5a8, array_of({types::Kind::Char, "", 1}, 15)}}};
+  p->table["_KTHREAD"] = {"_KTHREAD", types::Kind::Struct, 0x430,
+                          {{"Teb", 0xf0, pointer_to({types::Kind::Void})},
+                           {"State", 0x184, {types::Kind::Char, "", 1}},
+                           {"Process", 0x220, pointer_to(named(types::Kind::Struct, "_KPROCESS", 0x438))}}};
+  p->table["_CLIENT_ID"] = {"_CLIENT_ID", types::Kind::Struct, 16,
+                            {{"UniqueProcess", 0, pointer_to({types::Kind::Void})},
+                             {"UniqueThread", 8, pointer_to({types::Kind::Void})}}};
+  p->table["_ETHREAD"] = {"_ETHREAD", types::Kind::Struct, 0x500,
+                          {{"Tcb", 0, named(types::Kind::Struct, "_KTHREAD", 0x430)},
+                           {"Cid", 0x478, named(types::Kind::Struct, "_CLIENT_ID", 16)}}};
+  return p;
+}
+
+constexpr std::uint64_t kRegion = testing::kPool + 0x10000;
+constexpr std::uint64_t kSystem = kRegion, kSmss = kRegion + 0x1000, kThread = kRegion + 0x2000, kHead = kRegion + 0x3000;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(process_and_thread_follow_the_types) {
+  testing::FakeTarget target;
+  target.map(kRegion, 0x4000);
+  // PsActiveProcessHead -> System -> smss.exe -> head, linked through ActiveProcessLinks.
+  target.poke_u64(testing::kKdDebuggerDataBlock + 0x50, kHead);
+  target.poke_u64(kHead, kSystem + 0x448);
+  target.poke_u64(kSystem + 0x448, kSmss + 0x448);
+  target.poke_u64(kSmss + 0x448, kHead);
+  for (auto [e, pid, parent, dirbase, name] : {std::tuple{kSystem, 4ull, 0ull, 0x1aa000ull, "System"},
+                                               std::tuple{kSmss, 0x1a4ull, 4ull, 0x2bb000ull, "smss.exe"}}) {
+    target.poke_u64(e + 0x28, dirbase);
+    target.poke_u64(e + 0x440, pid);
+    target.poke_u64(e + 0x540, parent);
+    wire::Bytes text(15, 0);
+    std::copy_n(name, std::strlen(name), text.begin());
+    target.poke(e + 0x5a8, text);
+  }
+  target.poke_u64(kThread + 0xf0, 0x7ff000);
+  target.poke(kThread + 0x184, wire::Bytes{5});  // WAIT
+  target.poke_u64(kThread + 0x220, kSmss);
+  target.poke_u64(kThread + 0x478, 0x1a4);
+  target.poke_u64(kThread + 0x480, 0x1a8);
+
+  commands::StringOutput out;
+  commands::Engine engine(target, out, {});
+  engine.execute("!process 0 0");
+  BOOST_TEST(out.take() == "!process: no type information for nt (no type provider is connected; PDB types come with symbols)\n");
+  engine.set_type_provider(process_types());
+  engine.execute("!process 0 0");
+  BOOST_TEST(out.take() ==
+             "**** NT ACTIVE PROCESS DUMP ****\n"
+             "PROCESS fffff80010010000\n"
+             "    SessionId: none  Cid: 0004    Peb: 00000000  ParentCid: 0000\n"
+             "    DirBase: 001aa000  ObjectTable: ????  HandleCount: <Data Not Accessible>\n"
+             "    Image: System\n\n"
+             "PROCESS fffff80010011000\n"
+             "    SessionId: none  Cid: 01a4    Peb: 00000000  ParentCid: 0004\n"
+             "    DirBase: 002bb000  ObjectTable: ????  HandleCount: <Data Not Accessible>\n"
+             "    Image: smss.exe\n\n");
+  engine.execute("!process 0 0 SMSS.EXE");
+  const std::string one = out.take();
+  BOOST_TEST(one.find("Image: smss.exe") != std::string::npos, one);
+  BOOST_TEST(one.find("Image: System") == std::string::npos, one);
+  engine.execute("!thread fffff80010012000");
+  BOOST_TEST(out.take() ==
+             "THREAD fffff80010012000  Cid 01a4.01a8  Teb: 00000000007ff000 WAIT\n"
+             "Owning Process            fffff80010011000       Image:         smss.exe\n");
+  // A ring that never returns to its head is said, not followed forever.
+  target.poke_u64(kSmss + 0x448, kSystem + 0x448);
+  engine.execute("!process 0 0");
+  const std::string ring = out.take();
+  BOOST_TEST(ring.starts_with("!process: the process list loops back to fffff800`10010448 without returning to its head\n"), ring);
+  BOOST_TEST(ring.find("Image: smss.exe") != std::string::npos, ring);
+}
