@@ -410,11 +410,73 @@ CommandResult<> cmd_thread(EngineCore& core, Invocation& call) {
   return {};
 }
 
+
+// The current processor's KPCR (control space 0); `n` must name it.
+CommandResult<std::uint64_t> processor_block(EngineCore& core, Invocation& call, std::string_view command, std::uint64_t which) {
+  std::uint64_t n = core.target.current_processor();
+  if (!call.args.at_end()) {
+    auto v = core.expression(call.args);
+    if (!v) return std::unexpected(v.error());
+    n = *v;
+  }
+  if (auto r = core.expect_end(call.args); !r) return std::unexpected(r.error());
+  if (n != core.target.current_processor())
+    return std::unexpected(CommandError::plain(fmt::format(
+        "{}: processor {} is not the current one (switch with ~{} first)", command, n, n)));
+  auto block = core.target.read_control_pointer(which);
+  if (!block) return std::unexpected(CommandError::plain(fmt::format("{}: cannot read it: {}", command, block.error().message)));
+  return *block;
+}
+
+// !pcr [n]: the processor control region's fields, as KD lists them.
+CommandResult<> cmd_pcr(EngineCore& core, Invocation& call) {
+  auto provider = need_types(core, "!pcr");
+  if (!provider) return std::unexpected(provider.error());
+  auto pcr = processor_block(core, call, "!pcr", 0);
+  if (!pcr) return std::unexpected(pcr.error());
+  Fields f{core, **provider, "_KPCR"};
+  auto v = [&](std::string_view path) { return hex_or_unknown(f.get(*pcr, path), 16); };
+  core.printf("KPCR for Processor {} at {:016x}:\n", core.target.current_processor(), *pcr);
+  core.printf("    Major {} Minor {}\n", f.get(*pcr, "MajorVersion").value_or(0), f.get(*pcr, "MinorVersion").value_or(0));
+  for (std::string_view tib : {"ExceptionList", "StackBase", "StackLimit", "SubSystemTib", "Version", "UserPointer", "Self"})
+    core.printf("\t{:>20}: {}\n", fmt::format("NtTib.{}", tib == "Self" ? "SelfTib" : tib), v(fmt::format("NtTib.{}", tib)));
+  core.print("\n");
+  const auto prcb = field_path(**provider, "nt", "_KPCR", "Prcb");
+  core.printf("\t{:>20}: {}\n", "SelfPcr", v("Self"));
+  core.printf("\t{:>20}: {}\n", "Prcb", prcb ? fmt::format("{:016x}", *pcr + prcb->offset) : std::string("????"));
+  core.printf("\t{:>20}: {}\n", "Irql", v("Irql"));
+  core.printf("\t{:>20}: {}\n", "GDT", v("GdtBase"));
+  core.printf("\t{:>20}: {}\n", "TSS", v("TssBase"));
+  core.printf("\t{:>20}: {}\n", "IDT", v("IdtBase"));
+  core.print("\n");
+  for (std::string_view thread : {"CurrentThread", "NextThread", "IdleThread"})
+    core.printf("\t{:>20}: {}\n", thread, v(fmt::format("Prcb.{}", thread)));
+  return {};
+}
+
+// !prcb [n]: the processor control block's threads and numbers.
+CommandResult<> cmd_prcb(EngineCore& core, Invocation& call) {
+  auto provider = need_types(core, "!prcb");
+  if (!provider) return std::unexpected(provider.error());
+  auto prcb = processor_block(core, call, "!prcb", 1);
+  if (!prcb) return std::unexpected(prcb.error());
+  Fields f{core, **provider, "_KPRCB"};
+  core.printf("PRCB for Processor {} at {:016x}:\n", core.target.current_processor(), *prcb);
+  if (auto irql = f.get(*prcb, "DebuggerSavedIRQL")) core.printf("Current IRQL -- {}\n", *irql);
+  core.printf("Threads--  Current {} Next {} Idle {}\n", hex_or_unknown(f.get(*prcb, "CurrentThread"), 16),
+              hex_or_unknown(f.get(*prcb, "NextThread"), 16), hex_or_unknown(f.get(*prcb, "IdleThread"), 16));
+  core.printf("Processor Index {} Number ({}, {})\n", f.get(*prcb, "Number").value_or(core.target.current_processor()),
+              f.get(*prcb, "Group").value_or(0), f.get(*prcb, "GroupIndex").value_or(core.target.current_processor()));
+  return {};
+}
+
 }  // namespace
 
 void add_type_commands(std::vector<CommandSpec>& table) {
   table.push_back({"!process", cmd_process, "!process [0 0] [image] | !process address   processes (from the types of nt!_EPROCESS)"});
   table.push_back({"!thread", cmd_thread, "!thread [address]             a thread: ids, TEB, state, process (and the stack of the current one)"});
+  table.push_back({"!pcr", cmd_pcr, "!pcr [n]                      the current processor's KPCR (from the types of nt!_KPCR)"});
+  table.push_back({"!prcb", cmd_prcb, "!prcb [n]                     the current processor's KPRCB: threads and numbers"});
   table.push_back({"dt", cmd_dt, "dt [-r[N]] [-b] [-v] [-l Field] module!Type [address]  display a type (or its values)"});
 }
 

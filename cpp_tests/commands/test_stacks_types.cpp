@@ -257,3 +257,41 @@ BOOST_AUTO_TEST_CASE(process_and_thread_follow_the_types) {
   BOOST_TEST(ring.starts_with("!process: the process list loops back to fffff800`10010448 without returning to its head\n"), ring);
   BOOST_TEST(ring.find("Image: smss.exe") != std::string::npos, ring);
 }
+
+BOOST_AUTO_TEST_CASE(pcr_and_prcb_read_the_current_processors_blocks) {
+  testing::FakeTarget target;  // control space: KPCR fffff800`00490000, KPRCB at +0x180
+  const std::uint64_t pcr = 0xFFFFF80000490000ull;
+  target.map(pcr, 0x1000);
+  target.poke_u64(pcr + 0x18, pcr);                // NtTib.Self
+  target.poke(pcr + 0x40, wire::Bytes{1, 0, 1, 0});  // MajorVersion, MinorVersion
+  target.poke_u64(pcr + 0x180 + 8, 0xFFFFF80010012000ull);   // Prcb.CurrentThread
+  target.poke_u64(pcr + 0x180 + 0x18, 0xFFFFF80010013000ull);  // Prcb.IdleThread
+  auto p = std::make_shared<TableProvider>();
+  const auto ptr = pointer_to({types::Kind::Void});
+  p->table["_NT_TIB"] = {"_NT_TIB", types::Kind::Struct, 0x38,
+                         {{"ExceptionList", 0, ptr}, {"StackBase", 8, ptr}, {"StackLimit", 0x10, ptr}, {"Self", 0x18, ptr}}};
+  p->table["_KPRCB"] = {"_KPRCB", types::Kind::Struct, 0x100,
+                        {{"CurrentThread", 8, ptr}, {"NextThread", 0x10, ptr}, {"IdleThread", 0x18, ptr}}};
+  p->table["_KPCR"] = {"_KPCR", types::Kind::Struct, 0x280,
+                       {{"NtTib", 0, named(types::Kind::Struct, "_NT_TIB", 0x38)},
+                        {"Self", 0x18, ptr},
+                        {"MajorVersion", 0x40, integer(2)},
+                        {"MinorVersion", 0x42, integer(2)},
+                        {"Prcb", 0x180, named(types::Kind::Struct, "_KPRCB", 0x100)}}};
+  commands::StringOutput out;
+  commands::Engine engine(target, out, {});
+  engine.set_type_provider(p);
+  engine.execute("!pcr");
+  const std::string text = out.take();
+  BOOST_TEST(text.starts_with("KPCR for Processor 0 at fffff80000490000:\n    Major 1 Minor 1\n"), text);
+  BOOST_TEST(text.find("\t       NtTib.SelfTib: fffff80000490000\n") != std::string::npos, text);
+  BOOST_TEST(text.find("\t                Prcb: fffff80000490180\n") != std::string::npos, text);
+  BOOST_TEST(text.find("\t       CurrentThread: fffff80010012000\n") != std::string::npos, text);
+  engine.execute("!prcb");
+  BOOST_TEST(out.take() ==
+             "PRCB for Processor 0 at fffff80000490180:\n"
+             "Threads--  Current fffff80010012000 Next 0000000000000000 Idle fffff80010013000\n"
+             "Processor Index 0 Number (0, 0)\n");
+  engine.execute("!pcr 1");
+  BOOST_TEST(out.take() == "!pcr: processor 1 is not the current one (switch with ~1 first)\n");
+}
