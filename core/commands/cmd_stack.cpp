@@ -162,31 +162,25 @@ CommandResult<> cmd_k(EngineCore& core, Invocation& call) {
   std::size_t count = unwind::kDefaultFrames;
 
   if (call.args.consume('=')) {
-    // `= BasePtr StackPtr InstructionPtr [FrameCount]`, or (the x64 form) `= StackPtr InstructionPtr`.
+    // x64 kernel mode, as Microsoft documents k: `= StackPtr FrameCount` and
+    // `= StackPtr InstructionPtr FrameCount`. Two values whose second cannot be a
+    // frame count (above 0xFFFF) are StackPtr InstructionPtr; one value is StackPtr.
     std::vector<std::uint64_t> values;
-    while (!call.args.at_end() && values.size() < 4) {
+    const std::size_t column = call.args.column();
+    while (!call.args.at_end() && values.size() < 3) {
       auto v = core.expression(call.args);
       if (!v) return std::unexpected(v.error());
       values.push_back(*v);
     }
-    start = unwind_registers(*ctx);
-    switch (values.size()) {
-      case 1:
-        start.gpr[unwind::Rbp] = values[0];
-        break;
-      case 2:
-        start.gpr[unwind::Rsp] = values[0];
-        start.rip = values[1];
-        break;
-      case 3:
-      case 4:
-        start.gpr[unwind::Rbp] = values[0];
-        start.gpr[unwind::Rsp] = values[1];
-        start.rip = values[2];
-        if (values.size() == 4) count = values[3];
-        break;
-      default:
-        return std::unexpected(CommandError::syntax(call.args.column()));
+    if (values.empty()) return std::unexpected(CommandError::syntax(column));
+    start.gpr[unwind::Rsp] = values[0];
+    if (values.size() == 2 && values[1] > unwind::kMaxFrames) {
+      start.rip = values[1];
+    } else if (values.size() == 2) {
+      count = values[1];
+    } else if (values.size() == 3) {
+      start.rip = values[1];
+      count = values[2];
     }
   } else if (!call.args.at_end()) {
     const std::size_t column = call.args.next_column();
@@ -263,7 +257,7 @@ void add_stack_commands(std::vector<CommandSpec>& table) {
   static constexpr std::string_view kNames[] = {"k",  "kn", "kb",  "kv",  "kc",  "kp",  "kl",
                                                 "kbn", "kvn", "kpn", "kcn", "kbl", "kvl", "kpl"};
   for (auto name : kNames)
-    table.push_back({name, cmd_k, "k[b|v|c|p|n|L] [count] | k = [BasePtr] StackPtr InstructionPtr [count]  stack backtrace"});
+    table.push_back({name, cmd_k, "k[b|v|c|p|n|L] [count] | k = StackPtr [InstructionPtr] [count]  stack backtrace"});
   table.push_back({".frame", cmd_frame, ".frame [/r] [N]               select stack frame N (/r: show its registers)"});
 }
 

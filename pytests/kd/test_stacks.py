@@ -170,10 +170,15 @@ def test_uf_lists_the_function_by_its_pdata_range_and_gu_returns_to_the_caller()
 def test_gu_runs_to_the_unwound_return_address():
     functions = pdb_functions(kernel_dir() / "simdrv.pdb")
     level5 = SIMDRV_BASE + functions["Level5"]
-    script = TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 2\nbc *\ngu\nr rsp\nq\n"
+    script = TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 4\nk = @rsp+8 poi(@rsp) 3\nk = @rsp+8 poi(@rsp)\nbc *\ngu\nr rsp\nq\n"
     rc, out, err = run_kd(["-k", "sim", "-d"], script)
     assert rc == 0, err
-    fs = frames(out.split("kd> k 2\n", 1)[1])
+    fs = frames(out.split("kd> k 4\n", 1)[1].split("kd> k =")[0])
+    # `k = StackPtr InstructionPtr FrameCount` (x64 kernel mode): frame 1 on; with two values, the same walk.
+    from_caller = frames(out.split("kd> k = @rsp+8 poi(@rsp) 3\n", 1)[1].split("kd> k =")[0])
+    assert from_caller == fs[1:4], out
+    two_values = frames(out.split("kd> k = @rsp+8 poi(@rsp)\n", 1)[1].split("kd> bc")[0])
+    assert two_values[:3] == fs[1:4], out
     rsp = int(re.search(r"^rsp=([0-9a-f]+)$", out.split("kd> gu", 1)[1], re.M).group(1), 16)
     gu_stop = out.split("kd> gu\n", 1)[1].splitlines()
     # gu stops at frame 0's return address with the caller's stack pointer (frame 1's Child-SP).
