@@ -184,3 +184,19 @@ def test_gu_runs_to_the_unwound_return_address():
     # gu stops at frame 0's return address with the caller's stack pointer (frame 1's Child-SP).
     assert gu_stop[1].startswith(f"{fs[0][1] >> 32:08x}`{fs[0][1] & 0xFFFFFFFF:08x} "), out
     assert rsp == fs[1][0], out
+
+
+def test_frame_selects_the_registers_r_shows():
+    functions = pdb_functions(kernel_dir() / "simdrv.pdb")
+    level5 = SIMDRV_BASE + functions["Level5"]
+    script = TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 4\n.frame 2\nr rsp, rip\nr\n.frame /r 0\nr rsp\nq\n"
+    rc, out, err = run_kd(["-k", "sim", "-d"], script)
+    assert rc == 0, err
+    fs = frames(out.split("kd> k 4\n", 1)[1].split("kd> .frame")[0])
+    selected = out.split("kd> .frame 2\n", 1)[1]
+    # .frame prints the frame's line; r shows its Child-SP and its instruction pointer (frame 1's return address).
+    assert selected.startswith(f"02 {fs[2][0] >> 32:08x}`{fs[2][0] & 0xFFFFFFFF:08x} "), out
+    assert f"rsp={fs[2][0]:016x} rip={fs[1][1]:016x}" in selected, out
+    assert f"rip={fs[1][1]:016x} rsp={fs[2][0]:016x}" in selected.split("kd> r\n", 1)[1], out
+    # Back to frame 0: the processor's own rsp.
+    assert f"rsp={fs[0][0]:016x}" in out.split("kd> r rsp\n", 1)[1], out
