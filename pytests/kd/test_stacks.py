@@ -167,13 +167,17 @@ def test_uf_lists_the_function_by_its_pdata_range_and_gu_returns_to_the_caller()
                  "kd> uf nt!KeBugCheckEx\n" + out.split("kd> uf nt!KeBugCheckEx\n", 1)[1].split("kd> q")[0])
 
 
-def test_gu_runs_to_the_unwound_return_address():
-    functions = pdb_functions(kernel_dir() / "simdrv.pdb")
-    level5 = SIMDRV_BASE + functions["Level5"]
-    script = TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 4\nk = @rsp+8 poi(@rsp) 3\nk = @rsp+8 poi(@rsp)\nbc *\ngu\nr rsp\nq\n"
-    rc, out, err = run_kd(["-k", "sim", "-d"], script)
+def at_level5(commands):
+    """kd at the breakpoint on simdrv's Level5 (five calls deep), running `commands`
+    after `k 4`; returns the output and k 4's frames."""
+    level5 = SIMDRV_BASE + pdb_functions(kernel_dir() / "simdrv.pdb")["Level5"]
+    rc, out, err = run_kd(["-k", "sim", "-d"], TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 4\n{commands}q\n")
     assert rc == 0, err
-    fs = frames(out.split("kd> k 4\n", 1)[1].split("kd> k =")[0])
+    return out, frames(out.split("kd> k 4\n", 1)[1].split("\nkd> ")[0])
+
+
+def test_gu_runs_to_the_unwound_return_address():
+    out, fs = at_level5("k = @rsp+8 poi(@rsp) 3\nk = @rsp+8 poi(@rsp)\nbc *\ngu\nr rsp\n")
     # `k = StackPtr InstructionPtr FrameCount` (x64 kernel mode): frame 1 on; with two values, the same walk.
     from_caller = frames(out.split("kd> k = @rsp+8 poi(@rsp) 3\n", 1)[1].split("kd> k =")[0])
     assert from_caller == fs[1:4], out
@@ -187,12 +191,7 @@ def test_gu_runs_to_the_unwound_return_address():
 
 
 def test_frame_selects_the_registers_r_shows():
-    functions = pdb_functions(kernel_dir() / "simdrv.pdb")
-    level5 = SIMDRV_BASE + functions["Level5"]
-    script = TO_SIMDRV + f"bp {level5:x}\ng\n.echo sync\nk 4\n.frame 2\nr rsp, rip\nr\n.frame /r 0\nr rsp\nq\n"
-    rc, out, err = run_kd(["-k", "sim", "-d"], script)
-    assert rc == 0, err
-    fs = frames(out.split("kd> k 4\n", 1)[1].split("kd> .frame")[0])
+    out, fs = at_level5(".frame 2\nr rsp, rip\nr\n.frame /r 0\nr rsp\n")
     selected = out.split("kd> .frame 2\n", 1)[1]
     # .frame prints the frame's line; r shows its Child-SP and its instruction pointer (frame 1's return address).
     assert selected.startswith(f"02 {fs[2][0] >> 32:08x}`{fs[2][0] & 0xFFFFFFFF:08x} "), out
