@@ -7,6 +7,7 @@
 
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
+#include "core/commands/stack.hpp"
 
 namespace openkd::commands {
 namespace {
@@ -256,8 +257,7 @@ CommandResult<> cmd_step(EngineCore& core, Invocation& call) {
 }
 
 // gu: step over calls until a `ret` at this frame's depth has executed.
-CommandResult<> cmd_go_up(EngineCore& core, Invocation& call) {
-  if (auto r = core.expect_end(call.args); !r) return r;
+CommandResult<> go_up_by_stepping(EngineCore& core) {
   auto ctx = core.context();
   if (!ctx) return std::unexpected(ctx.error());
   const std::uint64_t frame_rsp = ctx->rsp;
@@ -281,6 +281,41 @@ CommandResult<> cmd_go_up(EngineCore& core, Invocation& call) {
     }
   }
   core.printf("gu: no return after {} steps; stopped\n", kMaxSteps);
+  return {};
+}
+
+// gu: runs to the return address the unwinder finds for this frame (a temporary
+// breakpoint there), and stops only once rsp is back at the caller's: a recursive
+// call returning to the same address runs on. No instruction-by-instruction stepping.
+CommandResult<> cmd_go_up(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  auto unwinder = make_unwinder(core);
+  debugger::unwind::Frame frame;
+  debugger::unwind::WalkEnd why{};
+  const auto caller = unwinder.step(unwind_registers(*ctx), frame, why);
+  // Where the unwinder finds no return address (unreadable stack, return address 0),
+  // gu steps until a `ret` at this frame's depth has executed instead.
+  if (!caller || caller->rip == 0) return go_up_by_stepping(core);
+  std::uint32_t status = continue_status(core, "g");
+  for (std::size_t i = 0; i < kMaxSteps; ++i) {
+    auto outcome = run(core, status, {caller->rip});
+    if (!outcome) return std::unexpected(outcome.error());
+    if (*outcome != Outcome::ReachedTemporary) return {};  // something else stopped it, and was reported
+    auto now = core.context();
+    if (!now) return std::unexpected(now.error());
+    if (now->rsp >= caller->rsp()) {
+      core.print_code_location(now->rip);
+      return {};
+    }
+    status = wire::kDbgContinue;
+    if (core.take_cancel()) {
+      core.print_code_location(now->rip);
+      return {};
+    }
+  }
+  core.printf("gu: the return address was reached {} times in deeper frames; stopped\n", kMaxSteps);
   return {};
 }
 
@@ -379,7 +414,7 @@ void add_execution_commands(std::vector<CommandSpec>& table) {
       {"gn", cmd_go, "gn                            go, exception not handled"},
       {"p", cmd_step, "p [= start] [count]           step over calls, showing registers"},
       {"t", cmd_step, "t [= start] [count]           trace into calls, showing registers"},
-      {"gu", cmd_go_up, "gu                            go up: run until the current function returns"},
+      {"gu", cmd_go_up, "gu                            go up: run to the unwound return address of this frame"},
       {"pc", cmd_step_to_call, "pc [count]                    step over to the next call"},
       {"tc", cmd_step_to_call, "tc [count]                    trace to the next call"},
       {"~", cmd_switch_processor, "~N                            switch to processor N"},

@@ -2,6 +2,7 @@
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
 #include "core/commands/registers.hpp"
+#include "core/commands/stack.hpp"
 
 namespace openkd::commands {
 namespace {
@@ -13,13 +14,22 @@ std::string register_text(std::string_view name, std::uint64_t value) {
 }
 
 CommandResult<> cmd_r(EngineCore& core, Invocation& call) {
+  // After `.frame N`, r shows that frame's registers (KD's scope); assignments still go to the processor.
+  const auto frame = selected_frame(core);
   if (call.args.at_end()) {
-    core.print_registers_and_location();
+    auto now = core.context();
+    if (!frame || !now) {
+      core.print_registers_and_location();
+      return {};
+    }
+    core.print(register_block(frame_context(*now, frame->registers)));
+    core.print_code_location(frame->instruction_pointer);
     return {};
   }
   auto ctx = core.context();
   if (!ctx) return std::unexpected(ctx.error());
   wire::Context updated = *ctx;
+  const wire::Context scope = frame ? frame_context(*ctx, frame->registers) : *ctx;
   std::vector<std::string> shown;
   do {
     call.args.skip_spaces();
@@ -36,7 +46,7 @@ CommandResult<> cmd_r(EngineCore& core, Invocation& call) {
       set_register(updated, name, *value);
       if (auto r = core.set_context(updated); !r) return r;
     } else {
-      shown.push_back(register_text(name, *get_register(updated, name)));
+      shown.push_back(register_text(name, *get_register(frame ? scope : updated, name)));
     }
   } while (call.args.consume(','));
   if (auto r = core.expect_end(call.args); !r) return r;

@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -58,11 +59,20 @@ std::string format_operand(const ZydisDecodedInstruction& in, const ZydisDecoded
       // prefixed, as written (64-bit mode ignores a cs/ds/es/ss override, KD still shows it).
       if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) {
         s += lower_register(op.mem.segment) + ":";
-      } else if (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT) {
-        s += (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS)   ? "cs:"
-             : (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_SS) ? "ss:"
-             : (in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_ES) ? "es:"
-                                                              : "ds:";
+      } else {
+        // The last segment prefix as written: Zydis drops one it finds ignored in
+        // 64-bit mode (the cs: of `nop word ptr cs:[rax+rax]`), KD shows it.
+        std::string written;
+        for (unsigned i = 0; i < in.raw.prefix_count && i < ZYDIS_MAX_INSTRUCTION_LENGTH; ++i) {
+          switch (in.raw.prefixes[i].value) {
+            case 0x2E: written = "cs:"; break;
+            case 0x36: written = "ss:"; break;
+            case 0x26: written = "es:"; break;
+            case 0x3E: written = "ds:"; break;
+            default: break;
+          }
+        }
+        s += written;
       }
       if (op.mem.base == ZYDIS_REGISTER_RIP) {
         return s + "[" + symbolic_address(address + in.length + op.mem.disp.value, symbolize) + "]";
@@ -136,7 +146,16 @@ std::optional<Instruction> decode_instruction(std::uint64_t address, std::span<c
     out.operands = "3";
     return out;
   }
-  for (unsigned i = 0; i < in.operand_count_visible; ++i) {
+  if (in.mnemonic == ZYDIS_MNEMONIC_NOP && in.opcode == 0x90 && in.operand_width == 16) {  // 66 90: KD writes `xchg ax,ax`
+    out.mnemonic = "xchg";
+    out.operands = "ax,ax";
+    return out;
+  }
+  // KD writes the multi-byte nop (0F 1F /0) with its memory operand alone:
+  // `nop     word ptr [rax+rax]`; Zydis also lists the ModRM register.
+  const unsigned shown = in.mnemonic == ZYDIS_MNEMONIC_NOP ? std::min<unsigned>(in.operand_count_visible, 1)
+                                                            : in.operand_count_visible;
+  for (unsigned i = 0; i < shown; ++i) {
     if (i) out.operands += ",";
     out.operands += format_operand(in, ops[i], address, symbolize, out.branch_target);
   }

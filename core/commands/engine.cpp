@@ -25,6 +25,9 @@ void Engine::execute(std::string_view line, const CommandOrigin& origin) {
 void Engine::add_family(CommandFamily family) {
   for (auto& c : family.commands) core_->family_commands.push_back(std::move(c));
 }
+void Engine::set_type_provider(std::shared_ptr<debugger::types::TypeProvider> provider) {
+  core_->type_provider = std::move(provider);
+}
 std::string Engine::prompt() const { return core_->prompt(); }
 bool Engine::quit_requested() const { return core_->quit; }
 void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
@@ -77,6 +80,9 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_io_commands(commands);
   add_symbol_commands(commands);
   add_info_commands(commands);
+  add_stack_commands(commands);
+  add_extension_commands(commands);
+  add_type_commands(commands);
 }
 
 EngineCore::~EngineCore() {

@@ -18,6 +18,10 @@
 #include "core/commands/output.hpp"
 #include "core/debugger/target.hpp"
 
+namespace openkd::debugger::types {
+class TypeProvider;
+}
+
 namespace openkd::commands {
 
 struct EngineOptions {
@@ -48,6 +52,8 @@ public:
   /// Adds a family of commands from a layer above (see command_family.hpp).
   /// Looked up before the engine's own commands; listed by .help after them.
   void add_family(CommandFamily family);
+  /// Where dt (and the type-driven commands) get types; none: they say so.
+  void set_type_provider(std::shared_ptr<debugger::types::TypeProvider> provider);
   /// "kd> ", or "N: kd> " on a multiprocessor target.
   std::string prompt() const;
   /// True after `q`.

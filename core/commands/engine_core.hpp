@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ void add_register_commands(std::vector<CommandSpec>& table);
 void add_info_commands(std::vector<CommandSpec>& table);
 void add_symbol_commands(std::vector<CommandSpec>& table);
 void add_io_commands(std::vector<CommandSpec>& table);
+void add_stack_commands(std::vector<CommandSpec>& table);
+void add_extension_commands(std::vector<CommandSpec>& table);
+void add_type_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
@@ -161,6 +165,10 @@ public:
   std::uint32_t last_exception_code = 0;
   /// Whether the target's SearchMemory found what it should (`s`); unknown until asked.
   std::optional<bool> target_search_trusted;
+  /// The stack commands' state (core/commands/stack.hpp): module unwind directories, the selected frame.
+  std::shared_ptr<void> stack_state;
+  /// Types for dt (Engine::set_type_provider); null: none connected.
+  std::shared_ptr<debugger::types::TypeProvider> type_provider;
 
 private:
   std::optional<wire::Context> context_cache_;
