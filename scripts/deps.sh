@@ -9,7 +9,7 @@ libunicorn-dev libzydis-dev
 llvm-14-dev clang-14 lld-14 llvm-14 libclang-rt-14-dev
 clang-16 libclang-rt-16-dev
 pybind11-dev python3-dev python3-pytest python3-pytest-xdist python3-cryptography
-socat openssl"
+socat openssl libpcap-dev zlib1g-dev tshark"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
