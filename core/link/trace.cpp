@@ -25,7 +25,7 @@ std::string addr(std::uint64_t a) {
   return fmt("%08x`%08x", static_cast<unsigned>(a >> 32), static_cast<unsigned>(a & 0xFFFFFFFFu));
 }
 
-// A string from the wire, quoted, control characters escaped, at most 160 characters.
+// A string from the wire, quoted, quotes and control characters escaped, at most 160 characters.
 std::string quoted(std::string_view s) {
   std::string out = "\"";
   std::size_t shown = 0;
@@ -34,7 +34,7 @@ std::string quoted(std::string_view s) {
       out += "...";
       break;
     }
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    if (c == '"') out += "\\\"";  // backslashes stay as they are: Windows paths read as written
     else if (c == '\n') out += "\\n";
     else if (c == '\r') out += "\\r";
     else if (c < 0x20 || c >= 0x7F) out += fmt("\\x%02x", c);
