@@ -91,16 +91,20 @@ local function hex64(v)
   return s:sub(1, 8):lower() .. "`" .. s:sub(9, 16):lower()
 end
 
--- Body of a KD_STATE_MANIPULATE (DBGKD_MANIPULATE_STATE64): 56-byte header, data after it.
-local function manipulate(body, tree, to_target)
-  if body:len() < 56 then return "short body" end
+-- ApiNumber, ProcessorLevel, Processor: how manipulate and debug-io bodies start.
+local function api_header(body, tree)
   local api = body(0, 4):le_uint()
   tree:add_le(f.api, body(0, 4))
   tree:add_le(f.processor_level, body(4, 2))
   tree:add_le(f.processor, body(6, 2))
+  return api, apis[api] or string.format("api 0x%x", api)
+end
+
+-- Body of a KD_STATE_MANIPULATE (DBGKD_MANIPULATE_STATE64): 56-byte header, data after it.
+local function manipulate(body, tree, to_target)
+  if body:len() < 56 then return "short body" end
+  local api, info = api_header(body, tree)
   tree:add_le(f.status, body(8, 4))
-  local name = apis[api] or string.format("api 0x%x", api)
-  local info = name
   local memory = { [0x3130] = true, [0x3131] = true, [0x3137] = true, [0x3138] = true, [0x313D] = true, [0x313E] = true }
   if memory[api] then
     tree:add_le(f.address, body(16, 8))
@@ -146,11 +150,7 @@ end
 
 local function debug_io(body, tree)
   if body:len() < 16 then return "short body" end
-  local api = body(0, 4):le_uint()
-  tree:add_le(f.api, body(0, 4))
-  tree:add_le(f.processor_level, body(4, 2))
-  tree:add_le(f.processor, body(6, 2))
-  local info = apis[api] or string.format("api 0x%x", api)
+  local _, info = api_header(body, tree)
   if body:len() > 16 then
     tree:add(f.text, body(16))
     info = info .. ' "' .. body(16):string():gsub("[%c]", ".") .. '"'
