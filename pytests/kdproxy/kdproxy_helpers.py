@@ -2,12 +2,11 @@
 kd and kdsim are started with pytests/kd's helpers."""
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kd"))
 
-from kd_helpers import Kdsim, normalise, run_kd, stop_process, tool  # noqa: E402,F401
+from kd_helpers import Kdsim, normalise, run_kd, stop_process, tool, wait_listening  # noqa: E402,F401
 
 
 def start_kdsim(tmp_path, name, *args):
@@ -27,12 +26,7 @@ class Kdproxy:
             [str(tool("kdproxy")), "--listen", f"com:pipe,port={self.path}", "--connect", target,
              "--log", str(self.log), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while not self.path.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"kdproxy did not start listening: {self.output()}")
-            time.sleep(0.02)
+        wait_listening(self.proc, self.path, "kdproxy")
 
     @property
     def connect(self):
