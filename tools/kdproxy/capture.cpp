@@ -317,8 +317,9 @@ std::expected<void, std::string> decode_capture(const std::string& path, const s
     }
     ++n.kdnet;
     bool control = h->channel == static_cast<std::uint8_t>(wire::kdnet::Channel::Control);
-    // The direction before decryption: toward the KDNET port is the debugger's.
-    Direction guess = d->dst_port == kKdnetPort ? Direction::ToTarget : Direction::ToDebugger;
+    // The direction before decryption: the debugger listens on the KDNET port
+    // (bcdedit's port=), so what goes to it comes from the target.
+    Direction guess = d->dst_port == kKdnetPort ? Direction::ToDebugger : Direction::ToTarget;
     if (!root) {
       ++n.no_key;
       emit(decoder->note(guess, std::string("KDNET ") + (control ? "control" : "data") + " datagram (no --key)", now));

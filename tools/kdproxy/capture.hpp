@@ -21,7 +21,7 @@ namespace openkd::kdproxy {
 
 inline constexpr std::uint16_t kTargetPort = 50000;
 inline constexpr std::uint16_t kFirstDebuggerPort = 49152;
-inline constexpr std::uint16_t kKdnetPort = 50000;  // UDP: KDNET's usual port
+inline constexpr std::uint16_t kKdnetPort = 50000;  // UDP: the debugger's usual KDNET port
 
 class PcapWriter {
 public:
