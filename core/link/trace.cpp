@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "core/wire/dbgkd.hpp"
+#include "core/wire/kdnet.hpp"
 
 namespace openkd::link::trace {
 
@@ -264,6 +265,13 @@ std::vector<Line> Decoder::push_datagram(Direction dir, ByteView packet, TimePoi
   out_ = &out;
   now_ = now;
   datagram_dir_ = dir;
+  // The target's first KDNET data datagram is a 12-byte pseudo packet, not a KD packet.
+  if (auto host = wire::kdnet::parse_pseudo_packet(packet)) {
+    out.push_back(line(dir, fmt("KDNET pseudo packet (host %u.%u.%u.%u)", *host >> 24, (*host >> 16) & 255,
+                                (*host >> 8) & 255, *host & 255)));
+    out_ = nullptr;
+    return out;
+  }
   datagram_parser_->reset();
   datagram_parser_->push(packet);
   datagram_parser_->reset();

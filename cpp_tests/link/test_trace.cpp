@@ -175,5 +175,8 @@ BOOST_AUTO_TEST_CASE(a_kdnet_payload_is_one_packet_without_a_trailer) {
   auto lines = texts(d.push_datagram(Direction::ToTarget, req, t0));
   BOOST_REQUIRE_EQUAL(lines.size(), 1u);
   BOOST_TEST(lines[0] == "KD_STATE_MANIPULATE id=80800000 ReadVirtualMemory 00000000`00004000 L 0x8");
+  auto pseudo = texts(d.push_datagram(Direction::ToDebugger, Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x38, 0xa8, 0xc0}, t0));
+  BOOST_REQUIRE_EQUAL(pseudo.size(), 1u);
+  BOOST_TEST(pseudo[0] == "KDNET pseudo packet (host 192.168.56.1)");
   BOOST_TEST(link::trace::format({std::chrono::milliseconds(1500), Direction::ToDebugger, "x"}) == "   1.500000 tgt->dbg x");
 }

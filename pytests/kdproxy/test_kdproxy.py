@@ -133,7 +133,9 @@ def test_a_new_debugger_and_a_restarted_target_each_get_a_session(rig, tmp_path)
 
 @pytest.mark.parametrize("args,needle", [
     (["--listen", "com:pipe", "--connect", "com:pipe,port=/tmp/x"], "--listen: "),
-    (["--listen", "pty", "--connect", "net:port=50000,key=1.2.3.4"], "KDNET (net:) is not relayed"),
+    (["--listen", "pty", "--connect", "net:port=50000,key=1.2.3.4"], "KDNET relays to KDNET only"),
+    (["--listen", "net:port=50000,key=1.2.3.4", "--connect", "com:pipe,port=/tmp/x"], "kdnet:hostip=IP"),
+    (["--listen", "kdnet:port=50000", "--connect", "net:port=50001,key=1.2.3.4"], "needs port= and key="),
     (["--listen", "pty", "--connect", "bogus"], "--connect: "),
     (["--listen", "pty"], "--connect CONNECTION is required"),
     (["--listen", "pty", "--connect", "com:pipe,port=/tmp/x", "--faults", "drop=2"], "--faults: drop must be"),
@@ -148,3 +150,47 @@ def test_bad_arguments_are_one_line_errors(args, needle):
     assert p.returncode != 0
     lines = [l for l in p.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and needle in lines[0], p.stderr
+
+
+def test_kdnet_is_relayed_and_re_encrypted_between_two_keys(tmp_path):
+    """kd (key 1.2.3.4) <-> kdproxy <-> kdsim --kdnet (another key): the session is the
+    one kd gets from the same kdsim directly."""
+    from kdnet_peer import free_port  # pytests/kd, on the path through kdproxy_helpers
+    from kd_helpers import stop_process
+
+    host, proxy_ip, target_ip = "127.0.0.1", "127.0.0.5", "127.0.0.6"
+    key_dbg, key_tgt = "1.2.3.4", "5.6.7.8"
+    script = "version\ndb nt L100\nr\nq\n"
+    procs = []
+
+    def kdsim(port, key, hostip):
+        p = subprocess.Popen([str(tool("kdsim")), "--kdnet", f"hostip={hostip},port={port},key={key},bind={target_ip}",
+                              *SIM_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert "KDNET target on" in p.stdout.readline()
+        return p
+
+    try:
+        port = free_port(host, target_ip)
+        sim = kdsim(port, key_dbg, host)
+        rc, direct, err = run_kd(["-k", f"net:port={port},key={key_dbg},bind={host}"], script)
+        assert rc == 0, err
+        stop_process(sim)
+
+        p_dbg, p_tgt = free_port(host, proxy_ip), free_port(host, target_ip)
+        kdsim(p_tgt, key_tgt, host)
+        log = tmp_path / "kdnet.log"
+        proxy = subprocess.Popen([str(tool("kdproxy")), "--listen", f"kdnet:hostip={host},port={p_dbg},key={key_dbg},"
+                                  f"bind={proxy_ip}", "--connect", f"net:port={p_tgt},key={key_tgt},bind={host}",
+                                  "--log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(proxy)
+        rc, proxied, err = run_kd(["-k", f"net:port={p_dbg},key={key_dbg},bind={host}"], script)
+        assert rc == 0, err
+        assert session_text(proxied) == session_text(direct)
+        text = log.read_text()
+        assert "KDNET pseudo packet (host 127.0.0.1)" in text
+        assert re.search(r"dbg->tgt KD_STATE_MANIPULATE id=\w+ ReadVirtualMemory fffff800`00400000 L 0x100$", text, re.M)
+        assert "GetVersion -> STATUS_SUCCESS" in text
+    finally:
+        for p in reversed(procs):
+            stop_process(p)

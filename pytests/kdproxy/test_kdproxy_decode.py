@@ -83,7 +83,7 @@ def test_a_kdnet_capture_is_followed_to_the_data_key_and_decoded(tmp_path, form)
     lines = out.splitlines()
     assert "tgt->dbg seq=1 POKE target 192.168.56.20:50000 host 192.168.56.1:50000" in lines[0]
     assert "dbg->tgt seq=1 RESPONSE (data key 1)" in lines[1]
-    assert "tgt->dbg seq=1 pseudo packet host 192.168.56.1" in lines[2]
+    assert "tgt->dbg seq=1 KDNET pseudo packet (host 192.168.56.1)" in lines[2]
     assert "tgt->dbg seq=2 KD_STATE_CHANGE64 id=00000000 Exception 80000003 at fffff800`007fd0b0" in lines[3]
     assert "dbg->tgt seq=1 KD_ACKNOWLEDGE id=00000000" in lines[4]
     assert "dbg->tgt seq=2 KD_STATE_MANIPULATE id=80000000 GetVersion" in lines[5]

@@ -381,11 +381,6 @@ std::expected<void, std::string> decode_capture(const std::string& path, const s
       }
       continue;
     }
-    if (pl.size() == wire::kdnet::kPseudoPacketSize && std::all_of(pl.begin(), pl.begin() + 8, [](auto b) { return b == 0; })) {
-      auto host = wire::kdnet::parse_pseudo_packet(pl);
-      emit(decoder->note(dir, seq + "pseudo packet host " + (host ? ipv4_text(*host) : "?"), now));
-      continue;
-    }
     for (auto& l : decoder->push_datagram(dir, pl, now)) {
       l.text = seq + l.text;
       emit(l);

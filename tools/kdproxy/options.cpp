@@ -10,7 +10,11 @@ const char* const kUsage =
     "Relays KD traffic between a debugger (--listen) and a target (--connect).\n"
     "CONNECTION is a -k string: com:pipe,port=PATH (Unix socket), com:ipport=PORT,port=HOST\n"
     "(TCP), com:port=DEVICE[,baud=N] (serial line or pseudo-terminal); --listen also takes\n"
-    "`pty` (a new pseudo-terminal whose path is printed). The proxy listens on the --listen\n"
+    "`pty` (a new pseudo-terminal whose path is printed). KDNET relays to KDNET only:\n"
+    "--listen kdnet:hostip=IP,port=N,key=K[,bind=IP] plays the target toward the debugger\n"
+    "(kdsim --kdnet's words) and --connect net:port=N,key=K[,bind=IP] the debugger toward\n"
+    "the target (kd's -k string); each side has its key, so packets are re-encrypted.\n"
+    "The proxy listens on the --listen\n"
     "pipe or TCP port, or opens the device; for each debugger it dials the target (retrying\n"
     "every second), and when either side closes it closes the other and waits for the next\n"
     "debugger.\n"
@@ -35,7 +39,8 @@ std::expected<backends::ConnectSpec, std::string> endpoint(const std::string& fl
     case K::TcpSerial:
     case K::Serial: return *spec;
     case K::Net:
-      return std::unexpected(flag + ": KDNET (net:) is not relayed; kdproxy decode reads KDNET captures");
+      if (flag == "--connect") return *spec;
+      return std::unexpected(flag + ": the debugger's side of KDNET is kdnet:hostip=IP,port=N,key=K[,bind=IP]");
     default: return std::unexpected(flag + ": expected a pipe, TCP or serial connection, got '" + text + "'");
   }
 }
@@ -82,6 +87,11 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
         have_listen = true;
         if (*v == "pty") {
           o.listen_pty = true;
+        } else if (v->starts_with("kdnet:")) {
+          auto k = backends::parse_kdnet_target(std::string_view(*v).substr(6), "--listen kdnet:");
+          if (!k) return std::unexpected(k.error());
+          if (!k->port || k->key.empty()) return std::unexpected("--listen kdnet: needs port= and key=");
+          o.listen_kdnet = *k;
         } else {
           auto s = endpoint(a, *v);
           if (!s) return std::unexpected(s.error());
@@ -115,6 +125,9 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
   }
   if (!have_listen) return std::unexpected("--listen CONNECTION is required (where the debugger connects)");
   if (!have_connect) return std::unexpected("--connect CONNECTION is required (the target)");
+  if (o.listen_kdnet.has_value() != (o.connect.kind == backends::ConnectSpec::Kind::Net))
+    return std::unexpected("KDNET relays to KDNET only (--listen kdnet:... with --connect net:...): "
+                           "KDCOM and KDNET packets differ in framing and ids");
   if (both) o.faults_to_target = o.faults_to_debugger = *both;
   if (to_target) o.faults_to_target = *to_target;
   if (to_debugger) o.faults_to_debugger = *to_debugger;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backends/connect_string.hpp"
+#include "backends/kdnet_target.hpp"
 #include "core/link/fault_injector.hpp"
 
 namespace openkd::kdproxy {
@@ -15,8 +16,9 @@ struct Options {
   bool help = false;
   // Relay.
   bool listen_pty = false;              // --listen pty: a new pseudo-terminal (its path is printed)
+  std::optional<backends::KdnetTargetSpec> listen_kdnet;  // --listen kdnet:hostip=IP,port=N,key=K[,bind=IP]
   backends::ConnectSpec listen;         // --listen CONNECTION (Pipe, TcpSerial, Serial)
-  backends::ConnectSpec connect;        // --connect CONNECTION (Pipe, TcpSerial, Serial)
+  backends::ConnectSpec connect;        // --connect CONNECTION (Pipe, TcpSerial, Serial, Net)
   std::string log;                      // --log FILE, "-" for stdout, "" for none
   std::string pcap;                     // --pcap FILE
   link::FaultConfig faults_to_target, faults_to_debugger;

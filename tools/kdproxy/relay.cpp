@@ -10,6 +10,7 @@
 
 #include "backends/stream.hpp"
 #include "capture.hpp"
+#include "kdnet_side.hpp"
 #include "core/io/listener.hpp"
 #include "core/io/pty.hpp"
 #include "core/link/trace.hpp"
@@ -67,6 +68,14 @@ std::string fault_text(const link::FaultCounters& before, const link::FaultCount
   return "fault:" + s + " a chunk of " + std::to_string(size) + " bytes";
 }
 
+// A KDNET payload as the KDCOM packet it is (data packets get their 0xAA), so
+// the pcap stays one KDCOM stream for kd.lua and `kdproxy decode`.
+wire::Bytes as_kdcom(const wire::Bytes& payload) {
+  wire::Bytes b = payload;
+  if (b.size() >= 4 && b[0] == 0x30 && b[1] == 0x30 && b[2] == 0x30 && b[3] == 0x30) b.push_back(wire::kdcom::kTrailer);
+  return b;
+}
+
 // Copies one direction until a read or a write fails; then closes both streams,
 // which ends the other direction too. Returns why it ended.
 asio::awaitable<std::string> pump(Relay& r, io::ByteStream& from, io::ByteStream& to, Direction dir) {
@@ -79,6 +88,10 @@ asio::awaitable<std::string> pump(Relay& r, io::ByteStream& from, io::ByteStream
   std::string why;
   for (;;) {
     auto [ec, n] = co_await from.read_some(asio::buffer(buf));
+    if (ec == io::StreamErrc::new_session) {  // KDNET: the peer began a new session; the stream goes on
+      r.note(dir, std::string("link: the ") + from_name + " began a new KDNET session");
+      continue;
+    }
     if (ec) {
       why = ec == asio::error::eof ? std::string(from_name) + " closed the connection"
                                    : std::string(from_name) + ": " + ec.message();
@@ -98,11 +111,13 @@ asio::awaitable<std::string> pump(Relay& r, io::ByteStream& from, io::ByteStream
       pieces.push_back(std::move(chunk));
     }
     error_code wec;
+    const bool datagrams = from.preserves_boundaries();  // KDNET: one read, one KD packet without 0xAA
     for (auto& piece : pieces) {
       auto now = Clock::now();
       if (r.decoder)
-        for (auto& l : r.decoder->push(dir, piece, now)) r.write_line(l);
-      if (r.pcap) r.pcap->write(dir, piece, std::chrono::system_clock::now());
+        for (auto& l : datagrams ? r.decoder->push_datagram(dir, piece, now) : r.decoder->push(dir, piece, now))
+          r.write_line(l);
+      if (r.pcap) r.pcap->write(dir, datagrams ? as_kdcom(piece) : piece, std::chrono::system_clock::now());
       wec = co_await to.write_all(asio::buffer(piece));
       if (wec) break;
     }
@@ -119,6 +134,7 @@ asio::awaitable<std::string> pump(Relay& r, io::ByteStream& from, io::ByteStream
 
 // The debugger's side: where it connects, or the device it talks through.
 struct DebuggerSide {
+  std::unique_ptr<KdnetTargetStream> kdnet;  // opened at start (bind errors show at once), then per session
   std::unique_ptr<io::Listener> listener;
   std::optional<io::PtyPair> pty;
   std::string where;
@@ -127,7 +143,12 @@ struct DebuggerSide {
 std::expected<DebuggerSide, std::string> open_debugger_side(asio::any_io_executor ex, const Options& o) {
   DebuggerSide d;
   using K = backends::ConnectSpec::Kind;
-  if (o.listen_pty) {
+  if (o.listen_kdnet) {
+    auto k = KdnetTargetStream::open(ex, *o.listen_kdnet);
+    if (!k) return std::unexpected(k.error());
+    d.where = "KDNET target " + (*k)->where();
+    d.kdnet = std::move(*k);
+  } else if (o.listen_pty) {
     auto p = io::open_pty_pair();
     if (!p) return std::unexpected("--listen pty: " + p.error());
     d.where = "pty " + p->slave_path;
@@ -154,6 +175,12 @@ std::expected<DebuggerSide, std::string> open_debugger_side(asio::any_io_executo
 asio::awaitable<std::expected<std::unique_ptr<io::ByteStream>, std::string>> next_debugger(DebuggerSide& d,
                                                                                            const Options& o) {
   auto ex = co_await asio::this_coro::executor;
+  if (o.listen_kdnet) {
+    if (d.kdnet) co_return std::unique_ptr<io::ByteStream>(std::move(d.kdnet));
+    auto k = KdnetTargetStream::open(ex, *o.listen_kdnet);
+    if (!k) co_return std::unexpected(k.error());
+    co_return std::unique_ptr<io::ByteStream>(std::move(*k));
+  }
   if (d.pty) {
     int fd = ::dup(d.pty->master.get());
     if (fd < 0) co_return std::unexpected("pty: " + std::string(std::strerror(errno)));
@@ -214,6 +241,7 @@ asio::awaitable<std::expected<void, std::string>> run_relay(const Options& o) {
       co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    (*dbg)->set_notice_sink([&r](std::string line, bool) { r.event("debugger side: " + line); });
     r.event("debugger " + (*dbg)->peer() + " connected");
     std::unique_ptr<io::ByteStream> target;
     bool told = false;
@@ -228,6 +256,7 @@ asio::awaitable<std::expected<void, std::string>> run_relay(const Options& o) {
       wait.expires_after(std::chrono::seconds(1));
       co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+    target->set_notice_sink([&r](std::string line, bool) { r.event("target side: " + line); });
     r.event("target " + target->peer() + " connected");
     if (r.pcap) r.pcap->new_session();
     if (r.decoder) r.decoder->reset();
