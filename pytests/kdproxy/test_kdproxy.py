@@ -194,3 +194,33 @@ def test_kdnet_is_relayed_and_re_encrypted_between_two_keys(tmp_path):
     finally:
         for p in reversed(procs):
             stop_process(p)
+
+
+@pytest.mark.parametrize("side", ["tcp", "pty"])
+def test_a_debugger_on_tcp_or_a_pty_gets_the_same_session(rig, tmp_path, side):
+    import socket
+    from kd_helpers import stop_process
+
+    direct = rig.kdsim("a", *SIM_ARGS)
+    rc, out_direct, err = run_kd(["-k", direct.connect], "r\nq\n")
+    assert rc == 0, err
+    behind = rig.kdsim("b", *SIM_ARGS)
+    if side == "tcp":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        listen, connect = f"com:ipport={port},port=127.0.0.1", f"com:ipport={port},port=127.0.0.1"
+    else:
+        listen = "pty"
+    proxy = subprocess.Popen([str(tool("kdproxy")), "--listen", listen, "--connect", behind.connect],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proxy.stderr.readline()  # "kdproxy: debugger side tcp 127.0.0.1:PORT" / "pty /dev/pts/N"
+        assert first.startswith("kdproxy: debugger side "), first
+        if side == "pty":
+            connect = "com:port=" + re.search(r"pty (/dev/pts/\d+)", first).group(1) + ",baud=115200"
+        rc, out_proxied, err = run_kd(["-k", connect], "r\nq\n")
+        assert rc == 0, err
+        assert session_text(out_proxied) == session_text(out_direct)
+    finally:
+        stop_process(proxy)
