@@ -183,7 +183,13 @@ std::string describe_body(const kdcom::Packet& p, Direction dir) {
 
 }  // namespace
 
-const char* to_string(Direction d) { return d == Direction::ToTarget ? "dbg->tgt" : "tgt->dbg"; }
+const char* to_string(Direction d) {
+  switch (d) {
+    case Direction::ToTarget: return "dbg->tgt";
+    case Direction::ToDebugger: return "tgt->dbg";
+    default: return "--------";
+  }
+}
 
 std::string status_name(std::uint32_t status) {
   switch (status) {
@@ -237,6 +243,7 @@ Line Decoder::note(Direction dir, std::string text, TimePoint now) const {
 
 std::vector<Line> Decoder::push(Direction dir, ByteView bytes, TimePoint now) {
   std::vector<Line> out;
+  if (dir == Direction::None) return out;  // bytes always travel one way
   out_ = &out;
   now_ = now;
   Side& side = *sides_[static_cast<int>(dir)];
@@ -262,6 +269,7 @@ std::vector<Line> Decoder::push(Direction dir, ByteView bytes, TimePoint now) {
 
 std::vector<Line> Decoder::push_datagram(Direction dir, ByteView packet, TimePoint now) {
   std::vector<Line> out;
+  if (dir == Direction::None) return out;
   out_ = &out;
   now_ = now;
   datagram_dir_ = dir;

@@ -19,8 +19,9 @@ namespace openkd::link::trace {
 using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::steady_clock::duration;
 
-enum class Direction { ToTarget = 0, ToDebugger = 1 };
-/// "dbg->tgt" / "tgt->dbg".
+/// None: a line about the connection, not one direction's bytes (note() only).
+enum class Direction { ToTarget = 0, ToDebugger = 1, None = 2 };
+/// "dbg->tgt" / "tgt->dbg" / "--------".
 const char* to_string(Direction d);
 
 /// One packet without time or direction: its type, id and, for data packets,

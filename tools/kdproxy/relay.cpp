@@ -53,7 +53,7 @@ struct Relay {
   }
   void event(std::string text) {
     std::fprintf(stderr, "kdproxy: %s\n", text.c_str());
-    note(Direction::ToTarget, "link: " + text);
+    note(Direction::None, "link: " + text);
   }
 };
 
