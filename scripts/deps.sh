@@ -9,7 +9,7 @@ libunicorn-dev libzydis-dev
 llvm-14-dev clang-14 lld-14 llvm-14 libclang-rt-14-dev
 clang-16 libclang-rt-16-dev
 pybind11-dev python3-dev python3-pytest python3-pytest-xdist python3-cryptography
-socat openssl"
+socat openssl libpcap-dev zlib1g-dev tshark"
 # `make bench` compares against gdb + QEMU and draws its chart (scripts/deps.sh bench).
 [ "$1" = bench ] && PKGS="$PKGS qemu-system-x86 gdb python3-matplotlib"
 missing=""

@@ -39,13 +39,7 @@ class Kdsim:
         self.proc = subprocess.Popen(
             [str(tool("kdsim")), "--listen", f"pipe:{self.path}", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while not self.path.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                out = self.proc.stdout.read() if self.proc.poll() is not None else ""
-                self.stop()
-                raise AssertionError(f"kdsim did not start listening: {out}")
-            time.sleep(0.02)
+        wait_listening(self.proc, self.path, "kdsim")
 
     @property
     def connect(self):
@@ -53,6 +47,17 @@ class Kdsim:
 
     def stop(self):
         stop_process(self.proc)
+
+
+def wait_listening(proc, path, name):
+    """Waits (30 s at most) for `proc` to create its socket at `path`; stops it if it does not."""
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read() if proc.poll() is not None else ""
+            stop_process(proc)
+            raise AssertionError(f"{name} did not start listening: {out}")
+        time.sleep(0.02)
 
 
 def stop_process(proc):

@@ -1,8 +1,8 @@
-#include "simulator/fault_injector.hpp"
+#include "core/link/fault_injector.hpp"
 
 #include <charconv>
 
-namespace openkd::sim {
+namespace openkd::link {
 
 std::expected<FaultConfig, std::string> parse_faults(std::string_view spec) {
   FaultConfig c;
@@ -71,4 +71,4 @@ std::vector<wire::Bytes> FaultInjector::apply(wire::Bytes chunk) {
   return {chunk};
 }
 
-}  // namespace openkd::sim
+}  // namespace openkd::link
