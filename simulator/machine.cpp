@@ -450,7 +450,7 @@ wire::SpecialRegisters Machine::get_special_registers(unsigned i) {
   wire::SpecialRegisters r;
   r.cr0 = s.cr0;
   r.cr2 = s.cr2;
-  r.cr3 = space_->cr3();
+  r.cr3 = c.reg(UC_X86_REG_CR3);  // the CPU's own (a value of its state, not the one address space's)
   r.cr4 = s.cr4;
   const auto& d = c.debug_registers();
   r.kernel_dr0 = d.dr[0]; r.kernel_dr1 = d.dr[1]; r.kernel_dr2 = d.dr[2]; r.kernel_dr3 = d.dr[3];
@@ -482,6 +482,9 @@ void Machine::set_special_registers(unsigned i, const wire::SpecialRegisters& r)
   s.cr0 = r.cr0;
   s.cr2 = r.cr2;
   s.cr4 = r.cr4;
+  // A new CR3 (a page-aligned table inside physical memory) is the CPU's from now on.
+  std::uint64_t cr3 = r.cr3 & 0x000FFFFFFFFFF000ull;
+  if (cr3 != s.cpu->reg(UC_X86_REG_CR3) && cr3 != 0 && cr3 < physical_->size()) s.cpu->set_reg(UC_X86_REG_CR3, cr3);
   s.cr8 = r.cr8 & 0xF;
   DebugRegisters d = s.cpu->debug_registers();
   d.dr = {r.kernel_dr0, r.kernel_dr1, r.kernel_dr2, r.kernel_dr3};

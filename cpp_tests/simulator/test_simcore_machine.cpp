@@ -22,10 +22,11 @@ const wire::ExceptionRecord64* exception_of(const wire::StateChange& sc) {
   auto* e = std::get_if<wire::ExceptionState>(&sc.state);
   return e ? &e->record : nullptr;
 }
-std::optional<wire::StateChange> go_to_exception(test::Host& host) {
+std::optional<wire::StateChange> go_to_exception(test::Host& host, std::uint32_t status = wire::kDbgContinue) {
   for (int k = 0; k < 50; ++k) {
-    auto sc = host.go();
+    auto sc = host.go(status);
     if (!sc || exception_of(*sc)) return sc;
+    status = wire::kDbgContinue;
   }
   return std::nullopt;
 }
@@ -201,6 +202,29 @@ BOOST_AUTO_TEST_CASE(detach_run_continues_the_kernel) {
   sim->run_for(1'000'000, link::TimePoint{});
   BOOST_TEST(sim->stub().running());
   BOOST_TEST(m.instructions() > instructions);
+}
+
+// KSPECIAL_REGISTERS.Cr3 is the CPU's own CR3 (a value of its state), and one
+// the debugger writes becomes the CPU's.
+BOOST_AUTO_TEST_CASE(cr3_in_control_space_is_the_cpus) {
+  auto sim = test::make_simulator({});
+  test::Host host(*sim);
+  host.attach();
+  auto special = wire::decode_special_registers(host.read_control(2, wire::kSpecialRegistersSize));
+  BOOST_REQUIRE(special);
+  BOOST_TEST(special->cr3 == sim->machine().cpu(0).reg(UC_X86_REG_CR3));
+  BOOST_TEST(special->cr3 == sim->machine().space().cr3());
+  // Written back with another page-aligned table: the CPU's CR3 follows.
+  auto regs = *special;
+  regs.cr3 = special->cr3 + 0x1000;
+  wire::Manipulate w;
+  w.api = static_cast<std::uint32_t>(wire::Api::WriteControlSpace);
+  w.args = wire::MemoryTransfer{2, static_cast<std::uint32_t>(wire::kSpecialRegistersSize), 0};
+  w.data = wire::encode(regs);
+  auto r = host.request(w);
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->return_status == wire::kStatusSuccess);
+  BOOST_TEST(sim->machine().cpu(0).reg(UC_X86_REG_CR3) == special->cr3 + 0x1000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
