@@ -104,8 +104,12 @@ std::expected<ConnectSpec, std::string> parse_connect_string(std::string_view te
         auto n = number<std::uint32_t>(o, 1, 0xFFFF);
         if (!n) return bad(n.error());
         spec.build = *n;
+      } else if (o.key == "prompt") {
+        auto n = number<std::uint32_t>(o, 0, 1);
+        if (!n) return bad(n.error());
+        spec.boot_prompt = *n != 0;
       } else {
-        return bad(fmt::format("unknown option '{}' in 'sim:' (known: cpus, seed, build)", o.key));
+        return bad(fmt::format("unknown option '{}' in 'sim:' (known: cpus, seed, build, prompt)", o.key));
       }
     }
     return spec;
@@ -210,7 +214,8 @@ std::string to_string(const ConnectSpec& s) {
     case ConnectSpec::Kind::Net:
       return fmt::format("net:port={},key={}{}{}{}", s.port, s.key, s.target.empty() ? "" : ",target=" + s.target,
                          s.bus.empty() ? "" : ",bus=" + s.bus, s.bind.empty() ? "" : ",bind=" + s.bind);
-    case ConnectSpec::Kind::Sim: return fmt::format("sim:cpus={},seed={},build={}", s.cpus, s.seed, s.build);
+    case ConnectSpec::Kind::Sim:
+      return fmt::format("sim:cpus={},seed={},build={}{}", s.cpus, s.seed, s.build, s.boot_prompt ? ",prompt=1" : "");
   }
   return {};
 }

@@ -16,7 +16,7 @@ struct ConnectSpec {
     Serial,     // com:port=DEVICE,baud=N[,flow=F][,reconnect]   (a UART, a USB adapter or a pseudo-terminal)
     TcpSerial,  // com:ipport=PORT,port=HOST                     (serial over TCP)
     Net,        // net:port=N,key=K[,target=HOST][,bus=B.D.F][,bind=IP] (KDNET over UDP)
-    Sim,        // sim[:cpus=N,seed=S,build=B]                   (the simulator inside kd)
+    Sim,        // sim[:cpus=N,seed=S,build=B,prompt=0|1]        (the simulator inside kd)
     ListPorts,  // com:?                                         (list the serial ports, open nothing)
   };
   Kind kind = Kind::Sim;
@@ -33,6 +33,7 @@ struct ConnectSpec {
   std::uint32_t cpus = 1;    // Sim
   std::uint64_t seed = 1;    // Sim
   std::uint32_t build = 19041;  // Sim
+  bool boot_prompt = false;  // Sim: the kernel asks for boot options (kdsim --boot-prompt)
   bool operator==(const ConnectSpec&) const = default;
 };
 

@@ -55,9 +55,12 @@ void KdStub::on_timer(TimePoint now) {
 
 void KdStub::on_disconnect(TimePoint now) {
   detach(now);
-  // A debugger that goes away leaves the kernel running (as a detach would):
-  // debug traps continue, anything else goes to the kernel's own handling.
-  if (state_ == State::Stopped) {
+  // Freeze (the default, as Windows): a kernel stopped in the debugger stays in
+  // KdpSendWaitContinue until a debugger answers; the next one's RESET makes the
+  // stub send the same state change again (handle_link_events). Run: the kernel
+  // continues as a detach would: debug traps continue, anything else goes to the
+  // kernel's own handling.
+  if (state_ == State::Stopped && on_detach_ == OnDetach::Run) {
     std::uint32_t code = origin_stop_ ? origin_stop_->code : 0;
     bool trap = code == wire::kExceptionBreakpoint || code == wire::kExceptionSingleStep || code == 0;
     resume(trap ? wire::kDbgContinue : wire::kDbgExceptionNotHandled, false, std::nullopt);

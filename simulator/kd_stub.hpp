@@ -31,6 +31,12 @@ struct StubCounters {
                 prints_dropped = 0, break_ins = 0;
 };
 
+/// What a stopped kernel does when its debugger goes away (kdsim --on-detach).
+enum class OnDetach {
+  Freeze,  // as Windows: it stays stopped until a debugger attaches and is told why
+  Run,     // it continues (debug traps handled, anything else to the kernel)
+};
+
 class KdStub {
 public:
   using TimePoint = link::TimePoint;
@@ -40,8 +46,11 @@ public:
   // ---- inputs
   void on_receive(wire::ByteView bytes, TimePoint now);
   void on_timer(TimePoint now);
-  /// The transport closed: the debugger is gone; the kernel runs on.
+  /// The transport closed: the debugger is gone. A running kernel runs on; a
+  /// stopped one stays stopped or continues as set_on_detach() says.
   void on_disconnect(TimePoint now);
+  void set_on_detach(OnDetach policy) { on_detach_ = policy; }
+  OnDetach on_detach() const { return on_detach_; }
   /// The transport changes before a debugger came (a KDNET socket instead of a
   /// byte line): a fresh link of `config` (ids, timing), also after a reboot.
   void use_link(link::LinkConfig config, TimePoint now);
@@ -156,6 +165,7 @@ private:
   State state_;
   bool attached_ = false;
   bool reboot_requested_ = false;
+  OnDetach on_detach_ = OnDetach::Freeze;
   bool break_in_pending_ = false;  // 'b' arrived while a print or prompt was in flight
   unsigned cpu_ = 0;  // the processor the debugger talks to
   std::optional<Stop> stop_;

@@ -14,6 +14,7 @@ constexpr std::uint64_t kDescR3Compat = 0x00CFFB000000FFFFull;
 constexpr std::uint64_t kDescR3Data = 0x00CFF3000000FFFFull;
 constexpr std::uint64_t kDescR3Code64 = 0x0020FB0000000000ull;
 constexpr std::uint16_t kGdtLimit = 0x6F;
+constexpr std::uint32_t kBootPrompt = 0x1;  // SIM_LOADER_BLOCK.BootFlags: SIM_BOOT_PROMPT (sdk/kd.h)
 constexpr std::uint64_t kTssSize = 0x68;
 // Offsets inside a CPU's per-CPU area.
 constexpr std::uint64_t kGdtOffset = 0x1000, kIdtOffset = 0x2000, kTssOffset = 0x3000, kLoaderBlockOffset = 0x4000;
@@ -90,6 +91,10 @@ std::expected<void, std::string> Machine::boot() {
   for (const char* name : {"KiSystemStartup", "KeTickCount", "KiUnhandledException", "KeBugCheckEx"})
     if (!kernel_export(name)) return std::unexpected(std::string("simkrnl.exe does not export ") + name);
   tick_count_va_ = *kernel_export("KeTickCount");
+  // The int 3 of the kernel's break routines (trap.S: DbgBreakPoint is its int 3;
+  // DbgBreakPointWithStatus's is at RtlpBreakWithStatusInstruction).
+  for (const char* name : {"DbgBreakPoint", "RtlpBreakWithStatusInstruction"})
+    if (auto va = kernel_export(name)) break_routines_.push_back(*va);
 
   std::uint64_t pool_size = std::min<std::uint64_t>(64ull << 20, (config_.memory_mib << 20) / 4);
   if (auto pool = space_->map("pool", kPoolBase, pool_size, kProtRead | kProtWrite); !pool)
@@ -114,7 +119,7 @@ std::expected<void, std::string> Machine::boot() {
     w.u32(config_.cpus).u32(i);
     for (unsigned k = 0; k < kMaxCpus; ++k) w.u64(k < config_.cpus ? kpcr(k) : 0);
     w.u64(driver->va).u64(driver->size);
-    w.u32(config_.build).u32(0);
+    w.u32(config_.build).u32(config_.boot_prompt ? kBootPrompt : 0);  // BuildNumber, BootFlags
     w.u64(config_.seed);
     space_->write(lb, b);
     std::uint64_t stack_top = kBootStackBase + i * kBootStackStride + kBootStackSize;
@@ -313,18 +318,34 @@ void Machine::set_single_step(unsigned cpu, bool on) {
   c.set_reg(UC_X86_REG_RFLAGS, fl);
 }
 
-void Machine::resume_exception(bool handled) {
+void Machine::resume_exception(bool handled, bool skip_any_int3) {
   if (!pending_) return;
   auto* ex = std::get_if<ExceptionEvent>(&pending_->detail);
   if (!ex) return;
   unsigned i = pending_->cpu;
   Cpu& c = *cpus_[i].cpu;
   if (handled) {
-    // As KdpTrap: a breakpoint instruction still at the reported address is
-    // stepped over, so hard-coded int 3s (DbgBreakPoint) continue.
+    // Windows' rules for the PC after a breakpoint (checked against ReactOS
+    // ntoskrnl/ke/amd64/except.c and kd64/kdtrap.c):
+    // - KiDispatchException moves the context's Rip back onto the int 3, so a
+    //   breakpoint is reported (and continued) at the int 3 itself;
+    // - KdpTrap steps past the int 3 itself only for debug services (int 2Dh,
+    //   Information[0] != BREAKPOINT_BREAK), and only when the debugger left the
+    //   PC where it was; Machine::service consumes that int 3 (KiDebugServiceTrap
+    //   skips it before dispatching);
+    // - a plain int 3 (BREAKPOINT_BREAK) goes to KdpReport, which never moves the
+    //   PC: a debugger-owned breakpoint the debugger continues onto is reported
+    //   again, and moving past a hard-coded int 3 is the debugger's job.
+    // kdsim also steps over the int 3 of the kernel's own break routines
+    // (DbgBreakPoint, DbgBreakPointWithStatus) when the debugger left the PC on
+    // it, so a debugger that does not skip hard-coded breaks is not held there
+    // for ever; one that does (as WinDbg) has moved the PC and nothing more happens.
+    // Without a debugger (`skip_any_int3`) any int 3 still there is stepped over:
+    // nobody else will move the PC.
     std::uint8_t byte = 0;
-    if (ex->int3 && c.rip() == ex->address && space_->read(c.rip(), {&byte, 1}) == 1 && byte == 0xCC)
-      c.set_rip(c.rip() + 1);
+    bool at_int3 = ex->int3 && c.rip() == ex->address && space_->read(c.rip(), {&byte, 1}) == 1 && byte == 0xCC;
+    bool break_routine = std::ranges::count(break_routines_, c.rip()) > 0;
+    if (at_int3 && (skip_any_int3 || break_routine)) c.set_rip(c.rip() + 1);
   } else {
     // ABI.md: KiUnhandledException(code, rip, info0, info1) behind an interrupt frame.
     enter_with_interrupt_frame(i, *kernel_export("KiUnhandledException"), ex->code, ex->address,
@@ -341,7 +362,7 @@ void Machine::resolve_without_debugger() {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, ExceptionEvent>) {
           bool debug_trap = e.code == 0x80000003 || e.code == 0x80000004;
-          resume_exception(debug_trap);
+          resume_exception(debug_trap, true);
         } else if constexpr (std::is_same_v<T, PrintEvent>) {
           console_ += e.text;
           if (console_.size() > (1u << 20)) console_.erase(0, console_.size() - (1u << 19));
@@ -440,7 +461,7 @@ wire::SpecialRegisters Machine::get_special_registers(unsigned i) {
   wire::SpecialRegisters r;
   r.cr0 = s.cr0;
   r.cr2 = s.cr2;
-  r.cr3 = space_->cr3();
+  r.cr3 = c.reg(UC_X86_REG_CR3);  // the CPU's own (a value of its state, not the one address space's)
   r.cr4 = s.cr4;
   const auto& d = c.debug_registers();
   r.kernel_dr0 = d.dr[0]; r.kernel_dr1 = d.dr[1]; r.kernel_dr2 = d.dr[2]; r.kernel_dr3 = d.dr[3];
@@ -472,6 +493,9 @@ void Machine::set_special_registers(unsigned i, const wire::SpecialRegisters& r)
   s.cr0 = r.cr0;
   s.cr2 = r.cr2;
   s.cr4 = r.cr4;
+  // A new CR3 (a page-aligned table inside physical memory) is the CPU's from now on.
+  std::uint64_t cr3 = r.cr3 & 0x000FFFFFFFFFF000ull;
+  if (cr3 != s.cpu->reg(UC_X86_REG_CR3) && cr3 != 0 && cr3 < physical_->size()) s.cpu->set_reg(UC_X86_REG_CR3, cr3);
   s.cr8 = r.cr8 & 0xF;
   DebugRegisters d = s.cpu->debug_registers();
   d.dr = {r.kernel_dr0, r.kernel_dr1, r.kernel_dr2, r.kernel_dr3};

@@ -46,6 +46,7 @@ struct MachineConfig {
   std::uint32_t build = 19041;
   std::uint64_t seed = 0;
   std::uint64_t slice = 10000;  // instructions per CPU per round
+  bool boot_prompt = false;     // the kernel asks for boot options (SIM_BOOT_PROMPT)
 };
 
 // ---- what run() reports --------------------------------------------------
@@ -110,9 +111,11 @@ public:
   std::uint64_t ticks() const { return ticks_; }
 
   // ---- resolving the pending event
-  /// Exceptions: handled = continue where the CPU is (an int 3 that is still
-  /// there is stepped over); not handled = dispatch to KiUnhandledException.
-  void resume_exception(bool handled);
+  /// Exceptions: handled = continue where the CPU is (a breakpoint is reported
+  /// again unless the debugger moved the PC; only the int 3 of DbgBreakPoint and
+  /// DbgBreakPointWithStatus is stepped over, or any int 3 with `skip_any_int3`,
+  /// the no-debugger case); not handled = dispatch to KiUnhandledException.
+  void resume_exception(bool handled, bool skip_any_int3 = false);
   void complete_print();
   /// Scenario control (tests, the Python API): `text` reaches the debugger as
   /// if CPU `cpu` had called DbgPrint, before anything else runs. False while
@@ -216,6 +219,7 @@ private:
   unsigned current_ = 0;
   std::uint64_t ticks_ = 0;
   std::uint64_t tick_count_va_ = 0;
+  std::vector<std::uint64_t> break_routines_;  // int 3s the machine steps over (resume_exception)
   std::map<std::uint32_t, std::uint64_t> msrs_[kMaxCpus];
   std::uint64_t file_buffer_ = 0;  // SIM_FILE_READ's buffer while its event is pending
 };

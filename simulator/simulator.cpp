@@ -13,6 +13,7 @@ std::expected<std::unique_ptr<Simulator>, std::string> Simulator::create(Simulat
   if (!m) return std::unexpected(m.error());
   s->machine_ = std::move(*m);
   s->stub_ = std::make_unique<KdStub>(*s->machine_, s->config_.link, s->config_.break_on_boot);
+  s->stub_->set_on_detach(s->config_.on_detach);
   return s;
 }
 

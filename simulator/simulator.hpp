@@ -29,6 +29,7 @@ struct SimulatorConfig {
   FaultConfig faults;         // seeded link faults (none by default)
   std::uint32_t baud = 0;     // pace the link like a serial line (10 bits a byte); 0 = unpaced
   link::LinkConfig link = link::LinkConfig::target(link::IdScheme::Kdcom);
+  OnDetach on_detach = OnDetach::Freeze;  // a stopped kernel when the debugger goes away
 };
 
 struct RunProgress {
@@ -49,7 +50,8 @@ public:
   /// The same, one link frame per element, for a datagram transport (KDNET:
   /// one frame per datagram). Use one of the two, not both.
   std::vector<wire::Bytes> take_output_frames(TimePoint now);
-  /// The transport closed: the kernel runs on; the next debugger resynchronises.
+  /// The transport closed: a running kernel runs on, a stopped one follows
+  /// config().on_detach; the next debugger resynchronises.
   void disconnected(TimePoint now);
   /// The transport changes, before a debugger came, to one that needs another
   /// link (KDNET: the KDNET id scheme, datagram timing). Pending bytes are dropped.

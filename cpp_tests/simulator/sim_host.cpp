@@ -12,6 +12,8 @@ std::unique_ptr<Simulator> make_simulator(const HostOptions& o) {
   c.machine.kernel_dir = OPENKD_KERNEL_DIR;
   c.break_on_boot = o.break_on_boot;
   c.faults = o.faults;
+  c.machine.boot_prompt = o.boot_prompt;
+  c.on_detach = o.on_detach;
   auto s = Simulator::create(c);
   if (!s) throw std::runtime_error(s.error());
   return std::move(*s);

@@ -21,6 +21,8 @@ struct HostOptions {
   std::uint64_t seed = 0;
   bool break_on_boot = true;
   FaultConfig faults;
+  bool boot_prompt = false;  // the kernel asks for boot options (answered with Host::prompt_reply)
+  OnDetach on_detach = OnDetach::Freeze;
 };
 
 inline HostOptions options(unsigned cpus, bool break_on_boot = true, std::uint64_t seed = 0, FaultConfig faults = {}) {

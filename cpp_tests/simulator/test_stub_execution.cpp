@@ -127,7 +127,9 @@ BOOST_AUTO_TEST_CASE(hardware_execute_and_write_breakpoints) {
 }
 
 BOOST_AUTO_TEST_CASE(prints_and_symbol_loads_reach_the_debugger) {
-  auto sim = test::make_simulator({});
+  test::HostOptions o;
+  o.boot_prompt = true;  // the kernel asks for boot options (kdsim --boot-prompt)
+  auto sim = test::make_simulator(o);
   test::Host host(*sim);
   host.attach();
   bool loaded = false, unloaded = false;
@@ -212,7 +214,9 @@ BOOST_AUTO_TEST_CASE(cause_bug_check_and_reboot) {
 }
 
 BOOST_AUTO_TEST_CASE(debugger_attaches_late_and_breaks_in) {
-  auto sim = test::make_simulator(test::options(1, false));
+  test::HostOptions o = test::options(1, false);
+  o.on_detach = OnDetach::Run;  // the kernel runs on when the debugger leaves it stopped
+  auto sim = test::make_simulator(o);
   link::TimePoint t{};
   for (int k = 0; k < 20; ++k) sim->run_for(1'000'000, t);
   std::uint64_t ran = sim->machine().instructions();

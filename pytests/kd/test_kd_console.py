@@ -54,7 +54,7 @@ class PtyKd:
 
 
 def test_q_while_the_target_runs_leaves_kd():
-    kd = PtyKd("-k", "sim")
+    kd = PtyKd("-k", "sim:prompt=1")
     try:
         kd.read_until("kd> ")
         kd.send("g\r")

@@ -90,7 +90,10 @@ def test_the_device_vanishing_is_one_message_and_kd_exits(line, serial_kdsim):
 
 def test_reconnect_waits_for_the_device_and_the_session_goes_on(line, serial_kdsim):
     ln = line()
-    sim = serial_kdsim(ln.b, "--break-on-boot", "--seed", "1", "--baud", "115200")
+    # --on-detach run: the kernel runs on while the line is down (what this tests);
+    # --boot-prompt: the empty line below answers its boot-options prompt.
+    sim = serial_kdsim(ln.b, "--break-on-boot", "--seed", "1", "--baud", "115200", "--on-detach", "run",
+                       "--boot-prompt")
     kd = start_kd(f"com:port={ln.a},baud=115200,reconnect")
     kd.stdin.write("r rip\n.echo before\n")
     kd.stdin.flush()

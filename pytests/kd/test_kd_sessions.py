@@ -52,7 +52,8 @@ def test_embedded_simulator_gives_the_same_session_as_kdsim(kdsim):
 
 
 def test_trigger_bug_gives_an_access_violation_then_the_bug_check(kdsim):
-    sim = kdsim("--break-on-boot", "--seed", "1")
+    # --boot-prompt: the script's "quiet" answers the kernel's boot-options prompt.
+    sim = kdsim("--break-on-boot", "--seed", "1", "--boot-prompt")
     rc, out, err = run_kd(["-k", sim.connect], BUGCHECK)
     assert rc == 0, err
     assert "Access violation - code c0000005 (first chance)" in out

@@ -25,9 +25,9 @@ def stops_and_rips(out):
 
 
 def test_reboot_then_breakpoint_cycles_report_the_right_stop_each_time():
-    # After .reboot the kernel asks for boot options; the empty line answers it.
+    # After .reboot the kernel asks for boot options (prompt=1); the empty line answers it.
     script = "bp nt!DbgPrint\ng\nr rip\n.reboot\nr rip\ng\nr rip\ng\n\nr rip\ng\nr rip\nq\n"
-    rc, out, err = run_kd(["-k", "sim"], script)
+    rc, out, err = run_kd(["-k", "sim:prompt=1"], script)
     assert rc == 0, err
     pairs = stops_and_rips(out)
     assert len(pairs) == 5, out
@@ -71,9 +71,9 @@ def test_kdfiles_serves_the_driver_the_kernel_loads(tmp_path):
     assert patched != original
     served = tmp_path / "simdrv2.sys"
     served.write_bytes(patched)
-    # Boot options (the kernel's prompt after g) make the loads come quickly.
+    # Boot options (the kernel's prompt after g, prompt=1) make the loads come quickly.
     script = f".kdfiles -m simdrv2.sys {served}\ng\ntick=40 load=60 loaded=80\n"
-    rc, out, err = run_kd(["-k", "sim"], script, timeout=90)
+    rc, out, err = run_kd(["-k", "sim:prompt=1"], script, timeout=90)
     assert rc == 0, err
     assert "simdrv2: DriverEntry: SERVED at" in out, out[-3000:]
     assert "simdrv2: DriverEntry: loaded at" not in out

@@ -16,7 +16,7 @@ def test_prompt_answered_at_host_then_client_breaks_in(tmp_path):
     if not exe.exists():
         pytest.skip(f"{exe} is not built")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
-    host = Proc([str(exe), "-server", f"npipe:pipe={tmp_path}/kd", "-k", "sim"], env)
+    host = Proc([str(exe), "-server", f"npipe:pipe={tmp_path}/kd", "-k", "sim:prompt=1"], env)
     client = None
     try:
         host.wait_for(r"0: kd -remote (npipe:Pipe=\S+)\n", timeout=120)

@@ -186,11 +186,17 @@ class Simulator(_Closable):
     ``loaded`` worker iterations, over and over (the kernel's boot options, answered by a
     Debugger that connects with this Simulator). "manual": it is loaded and unloaded
     only when ``load_driver()`` and ``unload_driver()`` ask.
+    boot_prompt: the kernel asks for boot options with DbgPrompt at boot (kdsim
+    --boot-prompt); on by itself when ``boot_options`` or a ``driver_cycle`` pacing is
+    given (the Debugger answers with them). Windows does not prompt at boot.
+    on_detach: "freeze" (as Windows: a stopped kernel stays stopped when its debugger
+    goes away, and the next one is told why) or "run" (it continues).
     """
 
     def __init__(self, cpus: int = 1, seed: int = 0, memory: int = 256, build: int = 19041,
                  faults: Union[None, str, Dict[str, object]] = None, break_on_boot: bool = True,
-                 driver_cycle: Union[None, tuple, str] = None, boot_options: str = ""):
+                 driver_cycle: Union[None, tuple, str] = None, boot_options: str = "",
+                 boot_prompt: Optional[bool] = None, on_detach: str = "freeze"):
         if isinstance(faults, dict):
             faults = ",".join(f"{k}={v}" for k, v in faults.items())
         if isinstance(driver_cycle, str) and driver_cycle != "manual":
@@ -203,8 +209,13 @@ class Simulator(_Closable):
         if driver_cycle and not manual:
             opts.append(f"load={int(driver_cycle[0])} loaded={int(driver_cycle[1])}")
         self.boot_options = " ".join(opts)
+        if on_detach not in ("freeze", "run"):
+            raise Error(f"on_detach: expected \"freeze\" or \"run\", got {on_detach!r}")
+        if boot_prompt is None:
+            boot_prompt = bool(self.boot_options)
         self._owned = True
-        self._s = _openkd._Simulator(cpus, seed, memory, build, self.faults, break_on_boot, _kernel_dir(), manual)
+        self._s = _openkd._Simulator(cpus, seed, memory, build, self.faults, break_on_boot, _kernel_dir(), manual,
+                                     bool(boot_prompt), on_detach == "run")
 
     @classmethod
     def _view(cls, raw) -> "Simulator":

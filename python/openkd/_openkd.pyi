@@ -10,7 +10,8 @@ class _EventQueue:
 
 class _Simulator:
     def __init__(self, cpus: int, seed: int, memory: int, build: int, faults: str, break_on_boot: bool,
-                 kernel_dir: str, manual_driver_cycle: bool = False) -> None: ...
+                 kernel_dir: str, manual_driver_cycle: bool = False, boot_prompt: bool = False,
+                 on_detach_run: bool = False) -> None: ...
     def listen(self, where: str) -> str:
         """"pipe:PATH" | "tcp:HOST:PORT" | "pty" | "kdnet:[port=N][,key=K][,hostip=IP][,bind=IP]";
         returns the -k string a debugger needs (for kdnet: "net:port=N,key=K,...")."""

@@ -154,14 +154,17 @@ PYBIND11_MODULE(_openkd, m) {
   pyb::class_<SimHost>(m, "_Simulator")
       .def(pyb::init([](unsigned cpus, std::uint64_t seed, std::uint64_t memory, std::uint32_t build,
                         const std::string& faults, bool break_on_boot, const std::string& kernel_dir,
-                        bool manual_driver_cycle) {
+                        bool manual_driver_cycle, bool boot_prompt, bool on_detach_run) {
              SimConfig c{cpus, seed, memory, build, faults, break_on_boot, kernel_dir};
              c.manual_driver_cycle = manual_driver_cycle;
+             c.boot_prompt = boot_prompt;
+             c.on_detach_run = on_detach_run;
              pyb::gil_scoped_release r;
              return std::make_unique<SimHost>(c);
            }),
            pyb::arg("cpus"), pyb::arg("seed"), pyb::arg("memory"), pyb::arg("build"), pyb::arg("faults"),
-           pyb::arg("break_on_boot"), pyb::arg("kernel_dir"), pyb::arg("manual_driver_cycle") = false)
+           pyb::arg("break_on_boot"), pyb::arg("kernel_dir"), pyb::arg("manual_driver_cycle") = false,
+           pyb::arg("boot_prompt") = false, pyb::arg("on_detach_run") = false)
       .def("listen", &SimHost::listen, release())
       .def_property_readonly("connect_string", &SimHost::connect_string)
       .def("read_memory", [](SimHost& s, std::uint64_t a, std::size_t n) {

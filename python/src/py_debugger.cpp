@@ -192,6 +192,8 @@ public:
       c.seed = spec->seed;
       c.build = spec->build;
       c.break_on_boot = true;
+      // Boot options to answer with: the kernel is asked to prompt for them.
+      c.boot_prompt = spec->boot_prompt || !options_.boot_options.empty();
       sim_ = std::make_unique<SimHost>(c);
       sim_fd_ = sim_->socketpair();
       const int fd = sim_fd_;

@@ -120,6 +120,8 @@ SimHost::SimHost(const SimConfig& config) : config_(config) {
     sc.machine.kernel_dir = dir && *dir ? dir : OPENKD_KERNEL_DIR;
   }
   sc.break_on_boot = config.break_on_boot;
+  sc.machine.boot_prompt = config.boot_prompt;
+  sc.on_detach = config.on_detach_run ? sim::OnDetach::Run : sim::OnDetach::Freeze;
   if (!config.faults.empty()) {
     auto f = sim::parse_faults(config.faults);
     if (!f) throw KdError(Kind::Error, "bad faults '" + config.faults + "': " + f.error());

@@ -40,6 +40,8 @@ struct SimConfig {
   bool break_on_boot = true;
   std::string kernel_dir;  // empty: OPENKD_KERNEL_DIR from the environment, else the build's images
   bool manual_driver_cycle = false;  // simdrv2.sys only on request (request_driver), not on the kernel's pacing
+  bool boot_prompt = false;          // the kernel asks for boot options (kdsim --boot-prompt)
+  bool on_detach_run = false;        // a stopped kernel continues when its debugger goes away (kdsim --on-detach run)
 };
 
 /// The kernel's image cycler as the host sees it (simulator/kernel/ntos/imagectl.c).

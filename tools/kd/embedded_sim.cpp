@@ -72,6 +72,7 @@ std::expected<std::unique_ptr<EmbeddedSimulator>, std::string> EmbeddedSimulator
   config.machine.cpus = spec.cpus;
   config.machine.seed = spec.seed;
   config.machine.build = spec.build;
+  config.machine.boot_prompt = spec.boot_prompt;
   // OPENKD_KERNEL_DIR in the environment overrides the build tree's images.
   const char* dir = std::getenv("OPENKD_KERNEL_DIR");
   config.machine.kernel_dir = dir && *dir ? dir : OPENKD_KERNEL_DIR;

@@ -19,7 +19,7 @@ std::string usage() {
       "                  com:ipport=PORT,port=HOST                   serial over TCP\n"
       "                  net:port=N,key=W.X.Y.Z[,target=HOST][,bind=IP]  KDNET over UDP: wait on port N\n"
       "                                                              (target=: contact the target first)\n"
-      "                  sim[:cpus=N,seed=S,build=B]                 the simulated kernel inside kd\n"
+      "                  sim[:cpus=N,seed=S,build=B,prompt=1]        the simulated kernel inside kd\n"
       "                (default: _NT_DEBUG_PORT and _NT_DEBUG_BAUD_RATE)\n"
       "  -server T     also serve this session to remote clients (tcp:port=N, npipe:pipe=NAME, ...)\n"
       "  -remote T     join a debugging server instead of opening a target\n"

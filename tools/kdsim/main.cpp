@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
     listener->drop_peer();
     s.disconnected(Clock::now());
     serial_tried = Clock::now();
-    std::fprintf(stderr, "kdsim: lost %s (%s); the kernel runs on, waiting for the device to come back\n",
-                 options->serial_device.c_str(), why);
+    std::fprintf(stderr, "kdsim: lost %s (%s); the kernel %s, waiting for the device to come back\n",
+                 options->serial_device.c_str(), why, s.stub().running() ? "runs on" : "stays stopped");
   };
   for (;;) {
     std::vector<pollfd> fds;
@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
         } else if (!listener->is_pty() && (n == 0 || (errno != EAGAIN && errno != EINTR))) {
           listener->drop_peer();
           s.disconnected(now);
-          std::fprintf(stderr, "kdsim: debugger disconnected; the kernel runs on\n");
+          std::fprintf(stderr, "kdsim: debugger disconnected; the kernel %s\n",
+                       s.stub().running() ? "runs on" : "stays stopped until a debugger attaches");
         }
       }
     }

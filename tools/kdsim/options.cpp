@@ -33,6 +33,12 @@ const char* const kUsage =
     "                       delay=MS,seed=N (P a probability 0..1, any subset)\n"
     "  --baud B             pace the link like a serial line at B baud (10 bits a byte)\n"
     "                       (and, with --serial, set the device to B baud)\n"
+    "  --on-detach freeze|run\n"
+    "                       what a stopped kernel does when its debugger goes away:\n"
+    "                       freeze (default, as Windows) stays stopped until a debugger\n"
+    "                       attaches and is told why; run continues it\n"
+    "  --boot-prompt        the kernel asks for boot options (DbgPrompt) at boot; the\n"
+    "                       debugger's answer sets them (without it no prompt, as Windows)\n"
     "  --build N            Windows build number the kernel reports (default 19041)\n"
     "  --cpus N             number of processors, 1 to 8 (default 1)\n"
     "  --memory MiB         physical memory, 32 to 16384 MiB (default 256)\n"
@@ -43,7 +49,7 @@ const char* const kUsage =
     "  --bench N            run N instructions with no debugger, print the speed, exit\n"
     "  --help               this text\n"
     "\n"
-    "The kernel keeps running when a debugger disconnects; the next one resynchronises.\n"
+    "A running kernel keeps running when a debugger disconnects; the next one resynchronises.\n"
     "SIGINT or SIGTERM ends kdsim cleanly.\n";
 
 namespace {
@@ -114,6 +120,13 @@ std::expected<Options, std::string> parse_options(const std::vector<std::string>
       o.list_ports = true;
     } else if (a == "--break-on-boot") {
       o.sim.break_on_boot = true;
+    } else if (a == "--on-detach") {
+      OPENKD_VALUE(policy);
+      if (*policy == "freeze") o.sim.on_detach = sim::OnDetach::Freeze;
+      else if (*policy == "run") o.sim.on_detach = sim::OnDetach::Run;
+      else return std::unexpected("--on-detach wants freeze or run, got '" + *policy + "'");
+    } else if (a == "--boot-prompt") {
+      o.sim.machine.boot_prompt = true;
     } else if (a == "--verbose") {
       o.verbose = true;
     } else if (a == "--seed") {

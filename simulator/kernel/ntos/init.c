@@ -121,7 +121,9 @@ static VOID KiInitializeSystem(PSIM_LOADER_BLOCK LoaderBlock) {
     BootDriver = MiRegisterBootImage((PVOID)LoaderBlock->DriverBase,
                                      u"\\SystemRoot\\system32\\drivers\\simdrv.sys", u"simdrv.sys");
 
-  KiReadBootOptions();
+  /* Windows does not prompt at boot: only when the machine was asked to (--boot-prompt). */
+  if (LoaderBlock->BootFlags & SIM_BOOT_PROMPT)
+    KiReadBootOptions();
   IopRequestReplacementFile(u"\\SystemRoot\\system32\\drivers\\simdrv2.sys");
   ExStartSystemWorkers(LoaderBlock->Seed);
   if (BootDriver)

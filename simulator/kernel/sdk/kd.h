@@ -211,12 +211,15 @@ typedef struct _SIM_LOADER_BLOCK {
   ULONG NumberProcessors, Processor;
   ULONG64 Kpcr[MAXIMUM_PROCESSORS];
   ULONG64 DriverBase, DriverSize;
-  ULONG BuildNumber, Reserved;
+  ULONG BuildNumber, BootFlags;  /* BootFlags: SIM_BOOT_* */
   ULONG64 Seed;
 } SIM_LOADER_BLOCK, *PSIM_LOADER_BLOCK;
 C_ASSERT(FIELD_OFFSET(SIM_LOADER_BLOCK, Kpcr) == 0x28);
 C_ASSERT(FIELD_OFFSET(SIM_LOADER_BLOCK, DriverBase) == 0x68);
 C_ASSERT(FIELD_OFFSET(SIM_LOADER_BLOCK, BuildNumber) == 0x78);
 C_ASSERT(sizeof(SIM_LOADER_BLOCK) == 0x88);
+/* Ask for boot options with DbgPrompt at boot (kdsim --boot-prompt); without it
+ * the kernel does not prompt, as Windows does not. */
+#define SIM_BOOT_PROMPT 0x1
 
 #endif

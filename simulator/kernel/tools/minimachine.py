@@ -88,7 +88,8 @@ class MiniMachine:
             block = struct.pack("<QQQQII", KERNEL_BASE, kernel.size, POOL_BASE, POOL_SIZE, cpus, n)
             block += b"".join(struct.pack("<Q", KPCR_BASE + 0x1000 * k if k < cpus else 0)
                               for k in range(8))
-            block += struct.pack("<QQIIQ", DRIVER_BASE, driver.size, build, 0, seed)
+            # BootFlags: SIM_BOOT_PROMPT (sdk/kd.h) when there is a prompt answer to give.
+            block += struct.pack("<QQIIQ", DRIVER_BASE, driver.size, build, 1 if prompt_reply else 0, seed)
             self.write(LOADER_BLOCKS + 0x100 * n, block)
             top = STACKS_BASE + BOOT_STACK * (n + 1)
             self.write_u64(top - 0x28, 0)
