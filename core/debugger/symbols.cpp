@@ -108,7 +108,8 @@ const ModuleSymbols& SymbolTable::load(const Module& module, bool force) {
   } else {
     ms.state = exported.empty() ? ModuleSymbols::State::none : ModuleSymbols::State::exports;
     ms.symbols = std::move(exported);
-    if (ms.rsds && !ms.failure.empty() && notice) {
+    // With no symbol path at all nothing was looked for: lm v tells why, nothing else does.
+    if (ms.rsds && !ms.failure.empty() && notice && !symbol_path_.empty()) {
       const auto key = ms.rsds->pdb_name() + "/" + ms.rsds->identity.store_key();
       if (reported_.insert(key).second)
         notice(fmt::format("*** ERROR: Symbol file could not be found for {} ({} GUID {} age {}): {}; defaulted to export symbols",
