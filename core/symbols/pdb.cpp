@@ -167,6 +167,10 @@ struct PdbFile::Impl {
   std::unordered_map<TypeId, TypeInfo> types;
   std::set<TypeId> building;
   pdb::TpiStream* tpi = nullptr;
+  // Records by index, walked from the records themselves: not TpiStream's collection,
+  // which seeks with the hash stream's offsets unchecked (a damaged one read wild memory).
+  std::unique_ptr<cv::LazyRandomTypeCollection> by_index;
+  cv::LazyRandomTypeCollection& types_by_index() { return *by_index; }
 
   std::optional<std::uint32_t> rva(std::uint16_t segment, std::uint32_t offset) const {
     if (segment == 0 || segment > section_rvas.size()) return std::nullopt;
@@ -174,11 +178,23 @@ struct PdbFile::Impl {
   }
 
   std::string load();
+  // A stream by index, if its directory entry is plausible (LLVM 14 sizes a vector
+  // from it unchecked: a damaged entry threw bad_alloc).
+  std::unique_ptr<llvm::msf::MappedBlockStream> stream(std::uint32_t index) const {
+    if (index >= file->getNumStreams()) return nullptr;
+    const std::uint32_t size = file->getStreamByteSize(index);
+    if (size == 0xFFFFFFFFu /* kInvalidStreamSize */ || size > file->getFileSize()) return nullptr;
+    return file->createIndexedStream(static_cast<std::uint16_t>(index));
+  }
   void load_publics();
   void load_globals();
   void load_modules();
   TypeInfo describe(TypeId id, int depth);
   TypeId resolve_forward(TypeId id);
+  // Named struct/class/union/enum records: definitions and forward references by name.
+  bool names_indexed = false;
+  std::unordered_map<std::string, std::vector<TypeId>> definitions, forwards;
+  void index_names();
   void read_fields(TypeId field_list, TypeInfo& out, int depth);
 };
 
@@ -227,7 +243,10 @@ std::string PdbFile::Impl::load() {
     auto t = file->getPDBTpiStream();
     if (!t) return "bad TPI stream: " + one_line(t.takeError());
     tpi = &*t;
-    tpi->buildHashMap();
+    by_index = std::make_unique<cv::LazyRandomTypeCollection>(tpi->typeArray(), tpi->getNumTypeRecords());
+    // Not TpiStream::buildHashMap(): LLVM 14 indexes its buckets with hash values
+    // from the file unchecked, and a damaged PDB crashed it. Names are indexed here
+    // instead (index_names), from the records themselves.
   }
   return {};
 }
@@ -304,7 +323,7 @@ void PdbFile::Impl::load_modules() {
     auto desc = modules.getModuleDescriptor(m);
     const std::uint16_t stream = desc.getModuleStreamIndex();
     if (stream == llvm::pdb::kInvalidStreamIndex) continue;
-    auto raw = file->createIndexedStream(stream);
+    auto raw = this->stream(stream);
     if (!raw) continue;
     pdb::ModuleDebugStreamRef mod(desc, std::move(raw));
     if (auto e = mod.reload()) {
@@ -389,14 +408,57 @@ void PdbFile::Impl::load_modules() {
   }
 }
 
+void PdbFile::Impl::index_names() {
+  if (names_indexed || !tpi) return;
+  names_indexed = true;
+  auto note = [&](TypeId id, llvm::StringRef name, bool forward) {
+    if (name.empty()) return;
+    (forward ? forwards : definitions)[name.str()].push_back(id);
+  };
+  for (std::uint32_t i = tpi->TypeIndexBegin(); i < tpi->TypeIndexEnd(); ++i) {
+    auto found = types_by_index().tryGetType(cv::TypeIndex(i));
+    if (!found) continue;
+    switch (found->kind()) {
+      case cv::LF_STRUCTURE: case cv::LF_CLASS: case cv::LF_INTERFACE:
+        if (auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
+        else llvm::consumeError(r.takeError());
+        break;
+      case cv::LF_UNION:
+        if (auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
+        else llvm::consumeError(r.takeError());
+        break;
+      case cv::LF_ENUM:
+        if (auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
+        else llvm::consumeError(r.takeError());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 TypeId PdbFile::Impl::resolve_forward(TypeId id) {
   if (!tpi || id < cv::TypeIndex::FirstNonSimpleIndex) return id;
-  auto full = tpi->findFullDeclForForwardRef(cv::TypeIndex(id));
-  if (!full) {
-    llvm::consumeError(full.takeError());
-    return id;
+  index_names();
+  auto found = types_by_index().tryGetType(cv::TypeIndex(id));
+  if (!found) return id;
+  std::string name;
+  const auto kind = found->kind();
+  if (kind == cv::LF_STRUCTURE || kind == cv::LF_CLASS || kind == cv::LF_INTERFACE) {
+    if (auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(found->data())) name = r->getName().str();
+    else llvm::consumeError(r.takeError());
+  } else if (kind == cv::LF_UNION) {
+    if (auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(found->data())) name = r->getName().str();
+    else llvm::consumeError(r.takeError());
+  } else if (kind == cv::LF_ENUM) {
+    if (auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(found->data())) name = r->getName().str();
+    else llvm::consumeError(r.takeError());
   }
-  return full->getIndex();
+  // The definition of the same kind and name (a struct's forward reference is not an enum's).
+  if (auto d = definitions.find(name); d != definitions.end())
+    for (TypeId full : d->second)
+      if (auto r = types_by_index().tryGetType(cv::TypeIndex(full)); r && r->kind() == kind) return full;
+  return id;
 }
 
 namespace {
@@ -430,7 +492,7 @@ void PdbFile::Impl::read_fields(TypeId field_list, TypeInfo& out, int depth) {
     const TypeId list = pending.back();
     pending.pop_back();
     if (list < cv::TypeIndex::FirstNonSimpleIndex || !seen.insert(list).second) continue;
-    auto found = tpi->typeCollection().tryGetType(cv::TypeIndex(list));
+    auto found = types_by_index().tryGetType(cv::TypeIndex(list));
     if (!found) continue;
     cv::CVType record = *found;
     if (record.kind() != cv::LF_FIELDLIST) continue;
@@ -480,7 +542,7 @@ TypeInfo PdbFile::Impl::describe(TypeId id, int depth) {
     return t;
   }
   if (!tpi) return t;
-  auto found_record = tpi->typeCollection().tryGetType(ti);
+  auto found_record = types_by_index().tryGetType(ti);
   if (!found_record) {
     t.name = fmt::format("<type {:#x}>", id);
     return t;
@@ -581,7 +643,7 @@ TypeInfo PdbFile::Impl::describe(TypeId id, int depth) {
       t.kind = TypeKind::function;
       t.element = r->getReturnType().getIndex();
       const cv::TypeIndex args = r->getArgumentList();
-      if (auto list = args.isSimple() ? llvm::None : tpi->typeCollection().tryGetType(args)) {
+      if (auto list = args.isSimple() ? llvm::None : types_by_index().tryGetType(args)) {
         if (list->kind() == cv::LF_ARGLIST)
           if (auto a = cv::TypeDeserializer::deserializeAs<cv::ArgListRecord>(list->data()))
             for (auto p : a->getIndices()) t.parameters.push_back(p.getIndex());
@@ -609,7 +671,13 @@ std::expected<std::unique_ptr<PdbFile>, std::string> PdbFile::open(const std::st
   impl->path = path;
   auto stream = std::make_unique<llvm::MemoryBufferByteStream>(std::move(*buffer), llvm::support::little);
   impl->file = std::make_unique<pdb::PDBFile>(path, std::move(stream), impl->allocator);
-  if (auto why = impl->load(); !why.empty()) return std::unexpected(fmt::format("{} is not a usable PDB: {}", path, why));
+  std::string why;
+  try {
+    why = impl->load();
+  } catch (const std::exception& e) {  // LLVM sizes some buffers from the file: a damaged one throws bad_alloc
+    why = fmt::format("damaged ({})", e.what());
+  }
+  if (!why.empty()) return std::unexpected(fmt::format("{} is not a usable PDB: {}", path, why));
   return std::unique_ptr<PdbFile>(new PdbFile(std::move(impl)));
 }
 
@@ -684,36 +752,27 @@ std::vector<std::uint32_t> PdbFile::rvas_of_line(std::string_view file, std::uin
 
 std::optional<TypeId> PdbFile::find_type(std::string_view name) {
   if (!impl_->tpi) return std::nullopt;
-  auto& tpi = *impl_->tpi;
-  std::optional<TypeId> forward;
-  auto consider = [&](TypeId id) -> std::optional<TypeId> {
-    const auto& t = type(id);
-    if (t.kind == TypeKind::none) return std::nullopt;
-    if (!t.forward_unresolved) return t.id;
-    if (!forward) forward = t.id;
-    return std::nullopt;
-  };
-  if (tpi.supportsTypeLookup()) {
-    for (auto ti : tpi.findRecordsByName(llvm::StringRef(name.data(), name.size())))
-      if (auto found = consider(ti.getIndex())) return found;
-  } else {
-    for (std::uint32_t i = tpi.TypeIndexBegin(); i < tpi.TypeIndexEnd(); ++i) {
-      auto found = tpi.typeCollection().tryGetType(cv::TypeIndex(i));
-      if (!found) continue;
-      cv::CVType r = *found;
-      if (r.kind() != cv::LF_STRUCTURE && r.kind() != cv::LF_CLASS && r.kind() != cv::LF_UNION && r.kind() != cv::LF_ENUM)
-        continue;
-      if (tpi.typeCollection().getTypeName(cv::TypeIndex(i)) == llvm::StringRef(name.data(), name.size()))
-        if (auto found = consider(i)) return found;
-    }
-  }
+  impl_->index_names();
+  const std::string key(name);
+  if (auto d = impl_->definitions.find(key); d != impl_->definitions.end())
+    for (TypeId id : d->second)
+      if (type(id).kind != TypeKind::none) return id;
   if (auto udt = impl_->udts.find(name); udt != impl_->udts.end()) return udt->second;
-  return forward;
+  // Only declared: the forward reference (TypeInfo::forward_unresolved says so).
+  if (auto f = impl_->forwards.find(key); f != impl_->forwards.end() && !f->second.empty()) return f->second.front();
+  return std::nullopt;
 }
 
 const TypeInfo& PdbFile::type(TypeId id) {
   if (auto found = impl_->types.find(id); found != impl_->types.end()) return found->second;
-  TypeInfo t = impl_->describe(id, 0);
+  TypeInfo t;
+  try {
+    t = impl_->describe(id, 0);
+  } catch (const std::exception&) {  // a damaged record: described as unknown
+    t = TypeInfo{};
+    t.id = id;
+    t.name = fmt::format("<type {:#x}>", id);
+  }
   return impl_->types.insert_or_assign(id, std::move(t)).first->second;
 }
 
@@ -727,22 +786,22 @@ TypeId PdbFile::strip_modifiers(TypeId id) {
 }
 
 std::vector<std::string> PdbFile::type_names() {
+  impl_->index_names();
   std::set<std::string> names;
-  if (!impl_->tpi) return {};
-  auto& tpi = *impl_->tpi;
-  for (std::uint32_t i = tpi.TypeIndexBegin(); i < tpi.TypeIndexEnd(); ++i) {
-    auto found = tpi.typeCollection().tryGetType(cv::TypeIndex(i));
-    if (!found) continue;
-    cv::CVType r = *found;
-    const auto k = r.kind();
-    if (k != cv::LF_STRUCTURE && k != cv::LF_CLASS && k != cv::LF_UNION && k != cv::LF_ENUM) continue;
-    auto n = tpi.typeCollection().getTypeName(cv::TypeIndex(i));
-    if (!n.empty() && !n.startswith("<unnamed")) names.insert(n.str());
-  }
+  for (const auto& [name, ids] : impl_->definitions)
+    if (!name.starts_with("<unnamed")) names.insert(name);
   return {names.begin(), names.end()};
 }
 
 std::optional<FunctionInfo> PdbFile::function_info(std::uint32_t rva) {
+  try {
+    return function_info_unchecked(rva);
+  } catch (const std::exception&) {  // a damaged module stream: no locals rather than no debugger
+    return std::nullopt;
+  }
+}
+
+std::optional<FunctionInfo> PdbFile::function_info_unchecked(std::uint32_t rva) {
   const PdbSymbol* f = function_containing(rva);
   if (!f) return std::nullopt;
   FunctionInfo info;
@@ -755,7 +814,7 @@ std::optional<FunctionInfo> PdbFile::function_info(std::uint32_t rva) {
     return info;
   }
   auto desc = dbi->modules().getModuleDescriptor(ref->second.module);
-  auto raw = impl_->file->createIndexedStream(desc.getModuleStreamIndex());
+  auto raw = impl_->stream(desc.getModuleStreamIndex());
   if (!raw) return info;
   pdb::ModuleDebugStreamRef mod(desc, std::move(raw));
   if (auto e = mod.reload()) {

@@ -188,6 +188,7 @@ public:
 
 private:
   struct Impl;
+  std::optional<FunctionInfo> function_info_unchecked(std::uint32_t rva);
   explicit PdbFile(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
