@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -408,32 +409,33 @@ void PdbFile::Impl::load_modules() {
   }
 }
 
+namespace {
+// A structure's, union's or enum's name and whether the record is a forward reference.
+std::optional<std::pair<std::string, bool>> tag_of(const cv::CVType& record) {
+  auto pick = [](auto r) -> std::optional<std::pair<std::string, bool>> {
+    if (!r) {
+      llvm::consumeError(r.takeError());
+      return std::nullopt;
+    }
+    return std::pair{r->getName().str(), r->isForwardRef()};
+  };
+  switch (record.kind()) {
+    case cv::LF_STRUCTURE: case cv::LF_CLASS: case cv::LF_INTERFACE:
+      return pick(cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(record.data()));
+    case cv::LF_UNION: return pick(cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(record.data()));
+    case cv::LF_ENUM: return pick(cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(record.data()));
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
 void PdbFile::Impl::index_names() {
   if (names_indexed || !tpi) return;
   names_indexed = true;
-  auto note = [&](TypeId id, llvm::StringRef name, bool forward) {
-    if (name.empty()) return;
-    (forward ? forwards : definitions)[name.str()].push_back(id);
-  };
   for (std::uint32_t i = tpi->TypeIndexBegin(); i < tpi->TypeIndexEnd(); ++i) {
     auto found = types_by_index().tryGetType(cv::TypeIndex(i));
     if (!found) continue;
-    switch (found->kind()) {
-      case cv::LF_STRUCTURE: case cv::LF_CLASS: case cv::LF_INTERFACE:
-        if (auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
-        else llvm::consumeError(r.takeError());
-        break;
-      case cv::LF_UNION:
-        if (auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
-        else llvm::consumeError(r.takeError());
-        break;
-      case cv::LF_ENUM:
-        if (auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(found->data())) note(i, r->getName(), r->isForwardRef());
-        else llvm::consumeError(r.takeError());
-        break;
-      default:
-        break;
-    }
+    if (auto tag = tag_of(*found); tag && !tag->first.empty()) (tag->second ? forwards : definitions)[tag->first].push_back(i);
   }
 }
 
@@ -442,22 +444,12 @@ TypeId PdbFile::Impl::resolve_forward(TypeId id) {
   index_names();
   auto found = types_by_index().tryGetType(cv::TypeIndex(id));
   if (!found) return id;
-  std::string name;
-  const auto kind = found->kind();
-  if (kind == cv::LF_STRUCTURE || kind == cv::LF_CLASS || kind == cv::LF_INTERFACE) {
-    if (auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(found->data())) name = r->getName().str();
-    else llvm::consumeError(r.takeError());
-  } else if (kind == cv::LF_UNION) {
-    if (auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(found->data())) name = r->getName().str();
-    else llvm::consumeError(r.takeError());
-  } else if (kind == cv::LF_ENUM) {
-    if (auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(found->data())) name = r->getName().str();
-    else llvm::consumeError(r.takeError());
-  }
+  auto tag = tag_of(*found);
+  if (!tag) return id;
   // The definition of the same kind and name (a struct's forward reference is not an enum's).
-  if (auto d = definitions.find(name); d != definitions.end())
+  if (auto d = definitions.find(tag->first); d != definitions.end())
     for (TypeId full : d->second)
-      if (auto r = types_by_index().tryGetType(cv::TypeIndex(full)); r && r->kind() == kind) return full;
+      if (auto r = types_by_index().tryGetType(cv::TypeIndex(full)); r && r->kind() == found->kind()) return full;
   return id;
 }
 
@@ -548,52 +540,36 @@ TypeInfo PdbFile::Impl::describe(TypeId id, int depth) {
     return t;
   }
   cv::CVType record = *found_record;
+  // Structures, unions and enums share a shape; a forward reference describes its definition.
+  auto tag = [&](const auto& r, TypeKind kind) -> TypeInfo {
+    if (r.isForwardRef()) {
+      const TypeId full = resolve_forward(id);
+      if (full != id) return describe(full, depth + 1);
+      t.forward_unresolved = true;
+    }
+    t.kind = kind;
+    t.name = r.getName().str();
+    if constexpr (std::is_same_v<std::decay_t<decltype(r)>, cv::EnumRecord>) {
+      t.element = r.getUnderlyingType().getIndex();
+      t.size = size_of(t.element);
+    } else {
+      t.size = r.getSize();
+    }
+    if (!r.isForwardRef()) read_fields(r.getFieldList().getIndex(), t, depth);
+    return t;
+  };
   switch (record.kind()) {
     case cv::LF_STRUCTURE:
     case cv::LF_CLASS:
-    case cv::LF_INTERFACE: {
-      auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(record.data());
-      if (!r) break;
-      if (r->isForwardRef()) {
-        const TypeId full = resolve_forward(id);
-        if (full != id) return describe(full, depth + 1);
-        t.forward_unresolved = true;
-      }
-      t.kind = TypeKind::structure;
-      t.name = r->getName().str();
-      t.size = r->getSize();
-      if (!r->isForwardRef()) read_fields(r->getFieldList().getIndex(), t, depth);
-      return t;
-    }
-    case cv::LF_UNION: {
-      auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(record.data());
-      if (!r) break;
-      if (r->isForwardRef()) {
-        const TypeId full = resolve_forward(id);
-        if (full != id) return describe(full, depth + 1);
-        t.forward_unresolved = true;
-      }
-      t.kind = TypeKind::union_;
-      t.name = r->getName().str();
-      t.size = r->getSize();
-      if (!r->isForwardRef()) read_fields(r->getFieldList().getIndex(), t, depth);
-      return t;
-    }
-    case cv::LF_ENUM: {
-      auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(record.data());
-      if (!r) break;
-      if (r->isForwardRef()) {
-        const TypeId full = resolve_forward(id);
-        if (full != id) return describe(full, depth + 1);
-        t.forward_unresolved = true;
-      }
-      t.kind = TypeKind::enumeration;
-      t.name = r->getName().str();
-      t.element = r->getUnderlyingType().getIndex();
-      t.size = size_of(t.element);
-      if (!r->isForwardRef()) read_fields(r->getFieldList().getIndex(), t, depth);
-      return t;
-    }
+    case cv::LF_INTERFACE:
+      if (auto r = cv::TypeDeserializer::deserializeAs<cv::ClassRecord>(record.data())) return tag(*r, TypeKind::structure);
+      break;
+    case cv::LF_UNION:
+      if (auto r = cv::TypeDeserializer::deserializeAs<cv::UnionRecord>(record.data())) return tag(*r, TypeKind::union_);
+      break;
+    case cv::LF_ENUM:
+      if (auto r = cv::TypeDeserializer::deserializeAs<cv::EnumRecord>(record.data())) return tag(*r, TypeKind::enumeration);
+      break;
     case cv::LF_POINTER: {
       auto r = cv::TypeDeserializer::deserializeAs<cv::PointerRecord>(record.data());
       if (!r) break;
