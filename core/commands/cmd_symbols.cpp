@@ -244,6 +244,9 @@ CommandResult<> cmd_sympath(EngineCore& core, Invocation& call) {
   const bool append = call.args.consume('+');
   std::string path(call.args.take_rest());
   while (!path.empty() && std::isspace(static_cast<unsigned char>(path.back()))) path.pop_back();
+  // Secure mode: a path decides where the host reads and writes (caches, downloads).
+  if (!path.empty() && core.options.secure)
+    return std::unexpected(CommandError::plain(".sympath cannot be changed: the session is in secure mode"));
   if (append && !path.empty()) {
     const auto& old = core.symbols.symbol_path();
     core.symbols.set_symbol_path(old.empty() ? path : old + ";" + path);
@@ -251,17 +254,21 @@ CommandResult<> cmd_sympath(EngineCore& core, Invocation& call) {
     core.symbols.set_symbol_path(path);
   }
   print_sympath(core);
-  if (!path.empty()) core.print("\n************* Path validation summary **************\n");
-  if (!path.empty())
-    for (const auto& e : symbols::parse_symbol_path(path, core.symbols.default_cache()))
-      core.printf("Response                         Time (ms)     Location\n{:<33}{:<14}{}\n",
-                  e.kind == symbols::SymbolPathEntry::Kind::server ? "Deferred" : "OK", "",
-                  e.kind == symbols::SymbolPathEntry::Kind::server ? (e.url.empty() ? e.stores.back() : e.url) : e.folder);
+  if (!path.empty()) {
+    core.print("\n************* Path validation summary **************\nResponse                         Time (ms)     Location\n");
+    for (const auto& e : symbols::parse_symbol_path(path, core.symbols.default_cache())) {
+      const bool server = e.kind == symbols::SymbolPathEntry::Kind::server;
+      core.printf("{:<33}{:<14}{}\n", server ? "Deferred" : "OK", "",
+                  server ? (e.url.empty() ? e.stores.back() : e.url) : e.folder);
+    }
+  }
   return {};
 }
 
 // `.symfix [cache]`, `.symfix+ [cache]`: Microsoft's symbol server with a local cache.
 CommandResult<> cmd_symfix(EngineCore& core, Invocation& call) {
+  if (core.options.secure)
+    return std::unexpected(CommandError::plain(".symfix is disabled: the session is in secure mode"));
   const bool append = call.args.consume('+');
   std::string cache(call.args.take_rest());
   while (!cache.empty() && std::isspace(static_cast<unsigned char>(cache.back()))) cache.pop_back();
