@@ -163,3 +163,15 @@ def test_golden_lm_v_x_ln():
                           "ln simdrv!Level3+0x10\nln simdrv!DriverEntry\nlm n\nlm sm\nq\n")
     # kd_helpers keeps goldens in pytests/kd/golden; this one lives in pytests/symbols/golden.
     kd_helpers.check_golden("../../symbols/golden/lm_x_ln", normalise(run_kd(["-n", "-y", str(kernel_dir())], script)))
+
+
+def test_sympath_takes_the_whole_line_and_sympath_plus_appends(tmp_path):
+    """`.sympath A;B` keeps its ';' (a symbol path, not two commands), `.sympath+` appends,
+    and modules refused under the old path are looked for again under the new one."""
+    script = (f".sympath {tmp_path / 'none'};{tmp_path / 'empty'}\n.sympath+ {kernel_dir()}\n"
+              + TO_SIMDRV + "x simdrv!Level1\nlm\nq\n")
+    out = run_kd([], script)
+    assert f"Symbol search path is: {tmp_path / 'none'};{tmp_path / 'empty'};{kernel_dir()}" in out
+    assert "Unknown command" not in out
+    assert f"(pdb symbols)          {kernel_dir()}/simdrv.pdb" in module_line(out, "simdrv")
+    assert f"(pdb symbols)          {kernel_dir()}/simkrnl.pdb" in module_line(out, "nt")
