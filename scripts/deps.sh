@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential cmake ninja-build pkg-config
 libboost1.81-dev libboost-test1.81-dev
 libssl-dev libfmt-dev libserialport-dev libedit-dev
-libunicorn-dev libzydis-dev
+libunicorn-dev libzydis-dev libcurl4-openssl-dev libmspack-dev
 llvm-14-dev clang-14 lld-14 llvm-14 libclang-rt-14-dev
 clang-16 libclang-rt-16-dev
 pybind11-dev python3-dev python3-pytest python3-pytest-xdist python3-cryptography

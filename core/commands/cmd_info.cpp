@@ -133,8 +133,11 @@ bool wildcard_match(std::string_view pattern, std::string_view text) {
   return wildcard_match(pattern.substr(1), text.substr(1));
 }
 
+// lm [v] [l] [o] [sm] [f|n] [m pattern] [a address]: each module with its symbol state
+// as KD shows it: "(pdb symbols)  PATH", "(export symbols)  image", "(deferred)".
 CommandResult<> cmd_lm(EngineCore& core, Invocation& call) {
   bool verbose = call.name == "lmv" || call.name == "lmvm";
+  bool loaded_only = false, sort_by_name = false, full_path = false, image_names = false, no_unloaded = false;
   std::optional<std::string> pattern;
   std::optional<std::uint64_t> address;
   if (call.name == "lmm" || call.name == "lmvm") {
@@ -160,19 +163,62 @@ CommandResult<> cmd_lm(EngineCore& core, Invocation& call) {
       auto a = core.expression(call.args);
       if (!a) return std::unexpected(a.error());
       address = *a;
-    } else if (lower == "k" || lower == "l" || lower == "o" || lower == "n") {
-      continue;  // kernel modules / loaded symbols only / ...: every module here is both
+    } else if (lower == "l") {
+      loaded_only = true;  // modules whose symbols are loaded
+    } else if (lower == "o") {
+      no_unloaded = true;  // loaded modules only: no "Unloaded modules:" section
+    } else if (lower == "sm") {
+      sort_by_name = true;
+    } else if (lower == "f") {
+      full_path = true;
+    } else if (lower == "n") {
+      image_names = true;
+    } else if (lower == "k") {
+      continue;  // kernel modules: every module here is one
     } else {
       return std::unexpected(CommandError::syntax(column));
     }
   }
-  core.print("start             end                 module name\n");
+  std::vector<const debugger::Module*> shown;
   for (const auto& m : core.modules.modules()) {
     if (pattern && !wildcard_match(*pattern, m.name)) continue;
     if (address && !m.contains(*address)) continue;
-    core.printf("{} {}   {:<10} (export symbols)       {}\n", hex64(m.base), hex64(m.end()), m.name, m.image_name);
+    if (loaded_only && core.symbols.state_of(m) == debugger::ModuleSymbols::State::deferred) continue;
+    shown.push_back(&m);
+  }
+  if (sort_by_name)
+    std::ranges::stable_sort(shown, [](const debugger::Module* a, const debugger::Module* b) {
+      std::string x = a->name, y = b->name;
+      for (auto& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : y) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return x < y;
+    });
+  core.print("start             end                 module name\n");
+  for (const auto* mp : shown) {
+    const auto& m = *mp;
+    if (full_path || image_names) {
+      core.printf("{} {}   {:<10} {}\n", hex64(m.base), hex64(m.end()), m.name,
+                  full_path && !m.full_path.empty() ? m.full_path : m.image_name);
+      continue;
+    }
+    // Verbose output loads the module's symbols (KD's lmv does too); plain lm shows the state.
+    const auto state = verbose ? core.symbols.load(m).state : core.symbols.state_of(m);
+    using State = debugger::ModuleSymbols::State;
+    std::string status;
+    switch (state) {
+      case State::pdb: status = fmt::format("{:<23}{}", "(pdb symbols)", core.symbols.pdb_of(m)->path()); break;
+      case State::exports: status = fmt::format("{:<23}{}", "(export symbols)", m.image_name); break;
+      case State::none: status = fmt::format("{:<23}{}", "(no symbols)", m.image_name); break;
+      case State::deferred: status = "(deferred)"; break;
+    }
+    core.printf("{} {}   {:<10} {}\n", hex64(m.base), hex64(m.end()), m.name, status);
     if (!verbose) continue;
+    const auto& ms = core.symbols.load(m);
     core.printf("    Loaded symbol image file: {}\n", m.image_name);
+    if (ms.pdb) core.printf("    Symbol file: {}\n", ms.pdb->path());
+    if (ms.rsds)
+      core.printf("    PDB: {} GUID {} age {}{}\n", ms.rsds->pdb_name(), ms.rsds->identity.guid_string(), ms.rsds->identity.age,
+                  ms.pdb || ms.failure.empty() ? "" : " (" + ms.failure + ")");
     if (!m.full_path.empty()) core.printf("    Image path: {}\n", m.full_path);
     core.printf("    Image name: {}\n", m.image_name);
     if (auto h = debugger::read_pe_headers(core.target, m.base)) {
@@ -181,8 +227,13 @@ CommandResult<> cmd_lm(EngineCore& core, Invocation& call) {
       core.printf("    ImageSize:        {:08X}\n", h->size_of_image);
     }
     core.printf("    Entry point:      {}\n", hex64(m.entry));
-    core.printf("    Exports:          {}\n", core.symbols.symbols_of(m).size());
+    core.printf("    Symbols:          {}\n", ms.symbols.size());
   }
+  if (!no_unloaded && !pattern && !address && !loaded_only)
+    if (auto unloaded = debugger::read_unloaded_modules(core.target, core.debugger_data()); unloaded && !unloaded->empty()) {
+      core.print("\nUnloaded modules:\n");
+      for (const auto& u : *unloaded) core.printf("{} {}   {}\n", hex64(u.base), hex64(u.end), u.name);
+    }
   if (!core.modules.last_error().empty()) core.printf("(module list: {})\n", core.modules.last_error());
   return {};
 }
@@ -273,10 +324,10 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".formats", cmd_formats, ".formats expression           a value in every format"},
       {"vertarget", cmd_vertarget, "vertarget                     the target's version"},
       {"version", cmd_version, "version                       the debugger's and the target's version"},
-      {"lm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
-      {"lmv", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
-      {"lmm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
-      {"lmvm", cmd_lm, "lm [v] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lm", cmd_lm, "lm [v] [l] [o] [sm] [f|n] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmv", cmd_lm, "lm [v] [l] [o] [sm] [f|n] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmm", cmd_lm, "lm [v] [l] [o] [sm] [f|n] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
+      {"lmvm", cmd_lm, "lm [v] [l] [o] [sm] [f|n] [m pattern] [a address]   list modules (lmv, lmm, lmvm too)"},
       {".echo", cmd_echo, ".echo text                    print text"},
       {".logopen", cmd_logopen, ".logopen file                 copy the session to a log file"},
       {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},

@@ -83,6 +83,9 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_stack_commands(commands);
   add_extension_commands(commands);
   add_type_commands(commands);
+  symbols.set_symbol_path(options.symbol_path);
+  symbols.source_lines = options.source_lines;
+  symbols.notice = [this](const std::string& line) { print(line + "\n"); };
 }
 
 EngineCore::~EngineCore() {
@@ -387,7 +390,10 @@ std::optional<Instruction> EngineCore::instruction_at(std::uint64_t address) {
 }
 
 void EngineCore::print_code_location(std::uint64_t address) {
-  if (auto name = describe(address); !name.empty()) printf("{}:\n", name);
+  if (auto name = describe(address); !name.empty()) {
+    auto line = symbols.source_lines ? symbols.line_of(address) : std::nullopt;  // -n, .lines
+    printf("{}{}:\n", name, line ? fmt::format(" [{} @ {}]", line->file, line->line) : std::string());
+  }
   if (auto in = instruction_at(address))
     printf("{}\n", format_instruction(*in));
   else

@@ -32,6 +32,10 @@ struct EngineOptions {
   bool noshell = false;
   /// Stop (and report) on module load/unload events instead of continuing (sxe ld).
   bool break_on_module_load = false;
+  /// The symbol path (-y, else _NT_SYMBOL_PATH; see core/symbols/symbol_path.hpp).
+  std::string symbol_path;
+  /// -n: source line information shown with locations (as .lines).
+  bool source_lines = false;
 };
 
 class EngineCore;

@@ -17,6 +17,16 @@ std::vector<CommandText> split_commands(std::string_view line, std::size_t base_
     while (e > s && std::isspace(static_cast<unsigned char>(line[e - 1]))) --e;
     if (e > s) out.push_back({line.substr(s, e - s), base_column + s});
   };
+  // .sympath[+] takes the rest of the line, ';' included: a symbol path is ';'-separated (as in KD).
+  auto takes_rest = [&] {
+    std::size_t s = start;
+    while (s < line.size() && std::isspace(static_cast<unsigned char>(line[s]))) ++s;
+    constexpr std::string_view kSympath = ".sympath";
+    if (line.size() - s < kSympath.size()) return false;
+    for (std::size_t k = 0; k < kSympath.size(); ++k)
+      if (std::tolower(static_cast<unsigned char>(line[s + k])) != kSympath[k]) return false;
+    return true;
+  };
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (c == '\\' && quoted && i + 1 < line.size()) {
@@ -24,6 +34,7 @@ std::vector<CommandText> split_commands(std::string_view line, std::size_t base_
     } else if (c == '"') {
       quoted = !quoted;
     } else if (c == ';' && !quoted) {
+      if (takes_rest()) break;
       flush(i);
       start = i + 1;
     }

@@ -107,6 +107,35 @@ ModuleWalk walk_loaded_modules(TargetMemory& target, std::uint64_t list_head, st
   return walk;
 }
 
+std::optional<std::vector<UnloadedModule>> read_unloaded_modules(TargetMemory& target, std::uint64_t debugger_data) {
+  if (debugger_data == 0) return std::nullopt;
+  std::array<std::uint8_t, 16> where{};
+  if (!read_exact(target, debugger_data + kDebuggerDataMmUnloadedDrivers, where)) return std::nullopt;
+  wire::Reader r(where);
+  const std::uint64_t array_variable = r.u64(), count_variable = r.u64();
+  if (array_variable == 0 || count_variable == 0) return std::nullopt;
+  std::array<std::uint8_t, 8> pointer{};
+  std::array<std::uint8_t, 4> count_raw{};
+  if (!read_exact(target, array_variable, pointer) || !read_exact(target, count_variable, count_raw)) return std::nullopt;
+  const std::uint64_t array = wire::Reader(pointer).u64();
+  if (array == 0) return std::nullopt;
+  const std::uint32_t count = std::min(wire::Reader(count_raw).u32(), kMaxUnloadedDrivers);
+  std::vector<UnloadedModule> out;
+  constexpr std::size_t kEntry = 40;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::array<std::uint8_t, kEntry> raw{};
+    if (!read_exact(target, array + i * kEntry, raw)) break;
+    wire::Reader e(raw);
+    e.seek(16);
+    UnloadedModule m;
+    m.base = e.u64();
+    m.end = e.u64();
+    m.name = read_unicode_string(target, wire::Reader(std::span(raw).subspan(0, 16)));
+    if (m.base != 0 && !m.name.empty()) out.push_back(std::move(m));
+  }
+  return out;
+}
+
 const std::vector<Module>& ModuleList::modules() {
   if (loaded_) return modules_;
   loaded_ = true;

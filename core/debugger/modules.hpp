@@ -48,6 +48,19 @@ struct KernelLocation {
 };
 inline KernelLocation kernel_location(const wire::GetVersion64& v) { return {v.kern_base, v.ps_loaded_module_list}; }
 
+/// A driver the kernel remembers after unloading it (MmUnloadedDrivers, UNLOADED_DRIVERS
+/// on AMD64: UNICODE_STRING Name, PVOID StartAddress, PVOID EndAddress, LARGE_INTEGER CurrentTime).
+struct UnloadedModule {
+  std::string name;
+  std::uint64_t base = 0, end = 0;
+};
+/// KDDEBUGGER_DATA64 offsets of MmUnloadedDrivers and MmLastUnloadedDriver (docs/protocol.md section 5).
+inline constexpr std::uint64_t kDebuggerDataMmUnloadedDrivers = 0x220, kDebuggerDataMmLastUnloadedDriver = 0x228;
+inline constexpr std::uint32_t kMaxUnloadedDrivers = 50;  // MI_UNLOADED_DRIVERS
+/// The kernel's unloaded-driver list, newest last; nullopt if the kernel keeps none
+/// (the debugger data names no MmUnloadedDrivers, or it was never allocated).
+std::optional<std::vector<UnloadedModule>> read_unloaded_modules(TargetMemory& memory, std::uint64_t debugger_data);
+
 class ModuleList {
 public:
   ModuleList(TargetMemory& memory, KernelLocation where) : memory_(memory), where_(where) {}

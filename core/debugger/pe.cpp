@@ -103,6 +103,12 @@ Result<PeHeaders> parse_pe_headers(std::span<const std::uint8_t> page) {
     h.export_size = opt.u32();
     if (!opt.ok()) h.export_rva = h.export_size = 0;
   }
+  if (directories > 6) {  // entry 6 is the debug directory
+    opt.seek((h.pe32_plus ? 112 : 96) + 6 * 8);
+    h.debug_rva = opt.u32();
+    h.debug_size = opt.u32();
+    if (!opt.ok()) h.debug_rva = h.debug_size = 0;
+  }
   if (h.size_of_image == 0 || h.size_of_image > kMaxPeImageSize)
     return std::unexpected(error(fmt::format("implausible SizeOfImage {:#x}", h.size_of_image)));
   return h;
@@ -196,6 +202,30 @@ Result<PeExports> read_pe_exports(TargetMemory& target, std::uint64_t base, cons
     result.exports.push_back(PeExport{{}, rva, ordinal_base + i});
   }
   return result;
+}
+
+Result<std::vector<std::uint8_t>> read_pe_codeview(TargetMemory& target, std::uint64_t base, const PeHeaders& h) {
+  // IMAGE_DEBUG_DIRECTORY: 28 bytes each; Type at 12 (2 = CODEVIEW), SizeOfData at 16,
+  // AddressOfRawData (an RVA) at 20.
+  constexpr std::uint32_t kEntry = 28, kCodeView = 2, kMaxEntries = 32, kMaxRecord = 4096;
+  if (h.debug_rva == 0 || h.debug_size < kEntry) return std::unexpected(error("the image has no debug directory"));
+  const std::uint32_t count = std::min(h.debug_size / kEntry, kMaxEntries);
+  if (h.debug_rva >= h.size_of_image || count * kEntry > h.size_of_image - h.debug_rva)
+    return std::unexpected(error("the debug directory lies outside the image"));
+  std::vector<std::uint8_t> dir(count * kEntry);
+  if (auto r = read_exact(target, base + h.debug_rva, dir); !r) return std::unexpected(r.error());
+  for (std::uint32_t i = 0; i < count; ++i) {
+    wire::Reader e{std::span<const std::uint8_t>(dir).subspan(i * kEntry, kEntry)};
+    e.seek(12);
+    const std::uint32_t type = e.u32(), size = e.u32(), rva = e.u32();
+    if (type != kCodeView || size < 4 || size > kMaxRecord || rva == 0 || rva >= h.size_of_image ||
+        size > h.size_of_image - rva)
+      continue;
+    std::vector<std::uint8_t> record(size);
+    if (auto r = read_exact(target, base + rva, record); !r) return std::unexpected(r.error());
+    return record;
+  }
+  return std::unexpected(error("the image has no CodeView debug record"));
 }
 
 }  // namespace openkd::debugger

@@ -26,6 +26,7 @@ struct PeHeaders {
   std::uint32_t size_of_image = 0;
   std::uint32_t checksum = 0;
   std::uint32_t export_rva = 0, export_size = 0;
+  std::uint32_t debug_rva = 0, debug_size = 0;  // IMAGE_DIRECTORY_ENTRY_DEBUG
 };
 
 struct PeExport {
@@ -50,5 +51,9 @@ Result<PeHeaders> parse_pe_headers(std::span<const std::uint8_t> first_page);
 Result<PeHeaders> read_pe_headers(TargetMemory& memory, std::uint64_t base);
 /// Reads the export directory of the image at `base`.
 Result<PeExports> read_pe_exports(TargetMemory& memory, std::uint64_t base, const PeHeaders& headers);
+
+/// The image's CodeView debug record (for a PDB: 'RSDS', GUID, age, PDB path), read
+/// from the debug directory in target memory; bounded to 4 KiB.
+Result<std::vector<std::uint8_t>> read_pe_codeview(TargetMemory& memory, std::uint64_t base, const PeHeaders& headers);
 
 }  // namespace openkd::debugger

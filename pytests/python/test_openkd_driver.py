@@ -55,7 +55,7 @@ def test_load_and_unload_on_demand(kd_session, kdsim, cpus):
     loaded = {m.name: m for m in dbg.modules()}
     assert "simdrv2" in loaded
     assert (loaded["simdrv2"].base, loaded["simdrv2"].size) == (image.base, image.size)
-    lm = dbg.execute("lm")
+    lm = dbg.execute("lm n")  # image names (plain lm shows a module not yet needed as "(deferred)")
     assert "simdrv2.sys" in lm and f"{image.base:016x}" in lm.replace("`", "")
     events = drain(dbg)
     loads = stops(events, "module_load")

@@ -142,6 +142,9 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   eo.secure = opt.secure;
   eo.noshell = opt.noshell || opt.secure;
   eo.break_on_module_load = opt.break_on_first_module;
+  eo.symbol_path = opt.symbol_path;  // -y wins over _NT_SYMBOL_PATH, as in KD
+  if (const char* env = std::getenv("_NT_SYMBOL_PATH"); eo.symbol_path.empty() && env) eo.symbol_path = env;
+  eo.source_lines = opt.source_line_support;
   commands::Engine engine(session, out, eo);
   engine_ptr = &engine;
 
@@ -269,10 +272,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (spec->kind == backends::ConnectSpec::Kind::ListPorts) return backends::print_serial_ports("kd");  // -k com:?
-  // -y and -n are taken (scripts written for KD pass them) but symbols are the
-  // images' exports until PDB support lands: say so once rather than ignore them.
-  if (!opt->symbol_path.empty() || opt->source_line_support)
-    std::fprintf(stderr, "kd: note: -y/-n are not used yet: symbols come from the images' export tables\n");
   std::signal(SIGPIPE, SIG_IGN);
   int rc = run_target_session(*opt, *spec);
   std::fflush(stdout);
