@@ -7,6 +7,7 @@
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
 #include "core/commands/registers.hpp"
+#include "core/debugger/pdb_types.hpp"
 #include "core/debugger/pe.hpp"
 
 namespace openkd::commands {
@@ -86,6 +87,9 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   symbols.set_symbol_path(options.symbol_path);
   symbols.source_lines = options.source_lines;
   symbols.notice = [this](const std::string& line) { print(line + "\n"); };
+  // dt and the type-driven extensions read types from the modules' PDBs (a
+  // test may connect another provider with Engine::set_type_provider).
+  type_provider = debugger::types::make_pdb_type_provider(modules, symbols);
 }
 
 EngineCore::~EngineCore() {

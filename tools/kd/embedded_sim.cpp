@@ -1,5 +1,7 @@
 #include "tools/kd/embedded_sim.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <poll.h>
@@ -82,7 +84,10 @@ std::expected<std::unique_ptr<EmbeddedSimulator>, std::string> EmbeddedSimulator
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     return std::unexpected(std::string("cannot create the simulator's link (socketpair)"));
-  return std::make_unique<SocketpairSimulator>(std::move(*s), fds[0], fds[1]);
+  auto made = std::make_unique<SocketpairSimulator>(std::move(*s), fds[0], fds[1]);
+  // ABI.md "Images": one kernel and PDB per modelled build under builds/<N>.
+  made->symbol_path_ = fmt::format("{}/builds/{};{}", config.machine.kernel_dir, spec.build, config.machine.kernel_dir);
+  return made;
 }
 
 }  // namespace openkd::kd

@@ -17,6 +17,12 @@ public:
   /// The debugger's end of the link (kd dup()s it).
   virtual int debugger_fd() const = 0;
   virtual void stop() = 0;
+  /// Where the simulated kernel's PDBs are: its build's folder, then the default
+  /// build's (kd's symbol path when neither -y nor _NT_SYMBOL_PATH gives one).
+  const std::string& symbol_path() const { return symbol_path_; }
+
+protected:
+  std::string symbol_path_;
 };
 
 }  // namespace openkd::kd

@@ -144,6 +144,8 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   eo.break_on_module_load = opt.break_on_first_module;
   eo.symbol_path = opt.symbol_path;  // -y wins over _NT_SYMBOL_PATH, as in KD
   if (const char* env = std::getenv("_NT_SYMBOL_PATH"); eo.symbol_path.empty() && env) eo.symbol_path = env;
+  // -k sim knows where its kernel's PDBs are: they are the default (KD has none).
+  if (eo.symbol_path.empty() && sim) eo.symbol_path = sim->symbol_path();
   eo.source_lines = opt.source_line_support;
   commands::Engine engine(session, out, eo);
   engine_ptr = &engine;
