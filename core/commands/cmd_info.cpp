@@ -14,8 +14,32 @@ namespace {
 constexpr std::string_view kVersion = "0.1.0";
 constexpr std::uint64_t kDebuggerDataNtBuildLab = 0x208;
 
+// `.help name`: the row's help, its other names, who may run it and any details.
+CommandResult<> help_for(EngineCore& core, std::string_view name) {
+  std::string lower(name);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (const CommandSpec* spec = core.find_command(lower)) {
+    core.printf("  {}\n", spec->help);
+    if (!spec->aliases.empty()) core.printf("  also: {} {}\n", spec->name, spec->aliases);
+    if (!spec->details.empty()) core.printf("{}\n", spec->details);
+    if (spec->access & kNotInSecureMode) core.print("  not in secure mode (-secure)\n");
+    if (spec->access & kHostOnly) core.print("  not from remote clients\n");
+    return {};
+  }
+  for (const auto& c : core.family_commands)
+    if (c.name == lower) {
+      core.printf("  {}\n", c.help);
+      return {};
+    }
+  return std::unexpected(CommandError::plain(fmt::format("No help for '{}': not a command (.help lists them)", name)));
+}
+
 CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
-  (void)call;
+  if (call.name == ".help" && !call.args.at_end()) {
+    const std::string name(call.args.take_token());
+    if (auto r = core.expect_end(call.args); !r) return r;
+    return help_for(core, name);
+  }
   core.print("openkd kd commands (expressions are MASM: hex by default, 0n decimal, poi(), nt!Symbol):\n");
   std::string_view previous;
   for (const auto& c : core.commands) {
@@ -286,8 +310,8 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},
       {".logclose", cmd_logclose, ".logclose                     close the log file"},
       {".kdfiles", cmd_kdfiles, ".kdfiles [-m target host | -c]   drivers served to the target"},
-      {".shell", cmd_shell, ".shell                        (not supported)"},
-      {".help", cmd_help, ".help                         this list"},
+      {".shell", cmd_shell, ".shell                        (not supported)", {}, kNotInSecureMode | kHostOnly},
+      {".help", cmd_help, ".help [command]               this list, or one command's help"},
       {"q", cmd_quit, "q                             quit"},
       {"qq", cmd_quit, "qq                            quit, ending the session for every remote client too"},
   });

@@ -7,6 +7,7 @@
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
 #include "core/commands/registers.hpp"
+#include "core/commands/script.hpp"
 #include "core/debugger/pe.hpp"
 
 namespace openkd::commands {
@@ -77,6 +78,7 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_io_commands(commands);
   add_symbol_commands(commands);
   add_info_commands(commands);
+  add_script_commands(commands);
 }
 
 EngineCore::~EngineCore() {
@@ -89,6 +91,10 @@ std::string EngineCore::prompt() const {
 }
 
 void EngineCore::print(std::string_view text) {
+  if (capture) {
+    capture->append(text);
+    return;
+  }
   output.write(text);
   if (log) std::fwrite(text.data(), 1, text.size(), log);
 }
@@ -148,10 +154,7 @@ void EngineCore::execute(std::string_view line) {
   while (!queued_lines.empty() && !quit && budget-- > 0) {
     const std::string current = std::move(queued_lines.front());
     queued_lines.pop_front();
-    for (const auto& command : split_commands(current)) {
-      run_command(command);
-      if (quit) break;
-    }
+    run_program(*this, current);
   }
   queued_lines.clear();
 }
@@ -169,8 +172,25 @@ private:
 };
 }  // namespace
 
-void EngineCore::run_command(CommandText command) {
-  const CommandName parsed = parse_command_name(command.text);
+bool CommandSpec::answers_to(std::string_view n) const {
+  if (n == name) return true;
+  for (std::size_t at = 0; at < aliases.size();) {
+    std::size_t end = aliases.find(' ', at);
+    if (end == std::string_view::npos) end = aliases.size();
+    if (aliases.substr(at, end - at) == n) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+const CommandSpec* EngineCore::find_command(std::string_view name) const {
+  for (const auto& spec : commands)
+    if (spec.answers_to(name)) return &spec;
+  return nullptr;
+}
+
+void EngineCore::run_command(CommandText command, std::optional<CommandName> known) {
+  const CommandName parsed = known ? *known : parse_command_name(command.text);
   if (auto family = std::ranges::find(family_commands, parsed.name, &FamilyCommand::name);
       !parsed.name.empty() && family != family_commands.end()) {
     std::string_view args = command.text.substr(parsed.args_offset);
@@ -184,9 +204,18 @@ void EngineCore::run_command(CommandText command) {
     }
   }
   Invocation call{parsed.name, command, ArgCursor(command.text.substr(parsed.args_offset), command.column + parsed.args_offset)};
-  auto spec = std::ranges::find(commands, std::string_view(parsed.name), &CommandSpec::name);
-  if (parsed.name.empty() || spec == commands.end()) {
+  const CommandSpec* spec = find_command(parsed.name);
+  if (parsed.name.empty() || !spec || !spec->handler) {
     print_error(CommandError::caret("Unknown command", command.column), command);
+    return;
+  }
+  // Who may run it comes from the table (secure mode, remote clients).
+  if ((spec->access & kNotInSecureMode) && options.secure) {
+    printf("{} is disabled: the session is in secure mode\n", parsed.name);
+    return;
+  }
+  if ((spec->access & kHostOnly) && !origin.is_host()) {
+    printf("{} is refused: a remote client may not run it on the debugger's host\n", parsed.name);
     return;
   }
   try {

@@ -2,6 +2,7 @@
 // target model (modules, symbols), the breakpoint list, cached registers,
 // expression evaluation and memory helpers. Internal to core/commands.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -35,11 +36,25 @@ struct Invocation {
 
 using CommandHandler = CommandResult<> (*)(EngineCore& core, Invocation& call);
 
-/// Commands are data: a name, its handler and a line of help.
+/// Who may run a command (CommandSpec::access; flags combine).
+enum CommandAccess : unsigned {
+  kAnyone = 0,
+  kNotInSecureMode = 1,  ///< refused under -secure (host files, host processes)
+  kHostOnly = 2,         ///< refused from a remote client (runs something on the host)
+};
+
+/// Commands are data: a name, its handler and a line of help; then (all
+/// optional, so three-field rows still compile) other names the row answers
+/// to, who may run it, and more help for `.help name`. A row without a handler
+/// is a token the program parser handles itself (script.cpp: .if, .for, $$ ...).
 struct CommandSpec {
   std::string_view name;
   CommandHandler handler;
   std::string_view help;
+  std::string_view aliases = {};  ///< other names, space separated ("sxd sxn sxi")
+  unsigned access = kAnyone;      ///< CommandAccess flags
+  std::string_view details = {};  ///< further lines of `.help name`
+  bool answers_to(std::string_view n) const;
 };
 
 // Each family adds its commands (one file each).
@@ -53,6 +68,7 @@ void add_register_commands(std::vector<CommandSpec>& table);
 void add_info_commands(std::vector<CommandSpec>& table);
 void add_symbol_commands(std::vector<CommandSpec>& table);
 void add_io_commands(std::vector<CommandSpec>& table);
+void add_script_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
@@ -90,7 +106,18 @@ public:
 
   // --- running lines
   void execute(std::string_view line);
-  void run_command(CommandText command);
+  /// Runs one command; `parsed` names it when the caller knows better ($$><file).
+  void run_command(CommandText command, std::optional<CommandName> parsed = std::nullopt);
+  /// The command table's row for a name (lowercase), or nullptr.
+  const CommandSpec* find_command(std::string_view name) const;
+  /// User-named aliases (as, aS, al, ad), replaced before a command program is parsed.
+  std::map<std::string, std::string> aliases;
+  /// While set, printed text goes here instead of the output (as /c, .foreach's InCommands).
+  std::string* capture = nullptr;
+  /// Script files being run (bounds recursion).
+  unsigned script_depth = 0;
+  /// $t0..$t19: the user-defined pseudo-registers.
+  std::array<std::uint64_t, 20> user_registers{};
   std::string prompt() const;
   bool quit = false;
   std::deque<std::string> queued_lines;  // breakpoint commands, run after the current line
