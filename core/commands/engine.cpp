@@ -349,15 +349,81 @@ CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint6
 }
 
 std::optional<std::uint64_t> EngineCore::register_value(std::string_view name) {
+  if (auto v = pseudo_register(name)) return v;
+  if (special_register_bits(name)) {
+    auto s = target.get_special_registers();
+    return s ? get_special_register(*s, name) : std::nullopt;
+  }
+  if (name == "efer") {  // not in the special-registers block: the MSR (IA32_EFER, 0xC0000080)
+    auto v = target.read_msr(kMsrEfer);
+    return v ? std::optional(*v) : std::nullopt;
+  }
+  auto ctx = context();
+  if (!ctx) return std::nullopt;
+  if (auto v = get_extended_register(*ctx, name)) return v;
+  return get_register(*ctx, name);
+}
+
+namespace {
+// KDDEBUGGER_DATA64 (wdbgexts.h): its Size (ULONG at +0x14) and the USHORT field offsets used here.
+constexpr std::uint64_t kDebuggerDataSize = 0x14;
+constexpr std::uint64_t kOffsetKThreadTeb = 0x29A;
+constexpr std::uint64_t kOffsetKThreadApcProcess = 0x2A0;
+constexpr std::uint64_t kOffsetEprocessPeb = 0x2AA;
+}  // namespace
+
+std::optional<std::uint64_t> EngineCore::debugger_data_offset(std::uint64_t field) {
+  const std::uint64_t data = debugger_data();
+  if (!data) return std::nullopt;
+  auto size = read_memory(data + kDebuggerDataSize, 4);
+  if (!size || *size < field + 2) return std::nullopt;  // an older, shorter block
+  auto v = read_memory(data + field, 2);
+  if (!v || *v == 0) return std::nullopt;
+  return *v;
+}
+
+std::optional<std::uint64_t> EngineCore::pseudo_register(std::string_view name) {
+  // $t0..$t19
+  if (name.size() >= 3 && name.size() <= 4 && name.starts_with("$t") && std::isdigit(static_cast<unsigned char>(name[2]))) {
+    const auto n = parse_number(name.substr(2), 10);
+    if (n && *n < user_registers.size() && (name.size() == 3 || name[2] != '0')) return user_registers[*n];
+    return std::nullopt;
+  }
+  if (name == "$ptrsize") return target.version().machine_type == 0x14C ? 4 : 8;
   if (name == "$thread" || name == "$prcb" || name == "$pcr") {
     const std::uint64_t which = name == "$pcr" ? 0 : name == "$prcb" ? 1 : 3;
     auto v = target.read_control_pointer(which);
     return v ? std::optional(*v) : std::nullopt;
   }
-  if (name == "$proc") return std::nullopt;
-  auto ctx = context();
-  if (!ctx) return std::nullopt;
-  return get_register(*ctx, name);
+  // The current thread's ApcState.Process, TEB and its process's PEB, at the
+  // offsets the kernel's debugger data block gives.
+  if (name == "$proc" || name == "$teb" || name == "$peb") {
+    auto thread = target.read_control_pointer(3);
+    if (!thread || *thread == 0) return std::nullopt;
+    if (name == "$teb") {
+      auto off = debugger_data_offset(kOffsetKThreadTeb);
+      return off ? read_memory(*thread + *off, 8) : std::nullopt;
+    }
+    auto apc = debugger_data_offset(kOffsetKThreadApcProcess);
+    if (!apc) return std::nullopt;
+    auto process = read_memory(*thread + *apc, 8);
+    if (name == "$proc" || !process) return process;
+    auto peb = debugger_data_offset(kOffsetEprocessPeb);
+    return peb ? read_memory(*process + *peb, 8) : std::nullopt;
+  }
+  // The kernel image's entry point (kernel mode has no "first executable").
+  if (name == "$exentry") {
+    if (const auto* nt = modules.find("nt")) return nt->entry;
+    return std::nullopt;
+  }
+  if (name.starts_with("$bp") && name.size() > 3) {
+    const auto id = parse_number(name.substr(3), 10);
+    if (!id) return std::nullopt;
+    const Breakpoint* bp = breakpoints.find(static_cast<unsigned>(*id));
+    if (!bp || bp->deferred) return std::nullopt;
+    return bp->address;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::uint64_t> EngineCore::symbol_value(std::string_view name) {

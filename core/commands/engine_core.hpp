@@ -149,6 +149,15 @@ public:
   CommandResult<> expect_end(ArgCursor& args);
 
   std::optional<std::uint64_t> register_value(std::string_view name) override;
+  /// $t0-$t19, $ptrsize, $thread, $prcb, $pcr, $proc, $teb, $peb, $exentry, $bpN;
+  /// nullopt if not one or not available ($ip, $csp, $retreg come from the context).
+  std::optional<std::uint64_t> pseudo_register(std::string_view name);
+  /// A USHORT offset field of KDDEBUGGER_DATA64 (at `field`); nullopt if absent or zero.
+  std::optional<std::uint64_t> debugger_data_offset(std::uint64_t field);
+  static constexpr std::uint32_t kMsrEfer = 0xC0000080;
+  /// The register display mask (rm, rM): 2 integer, 4 x87, 8 segments, 0x20 debug,
+  /// 0x40 xmm, 0x80 control, 0x100 descriptor and task registers.
+  std::uint32_t register_mask = 0x2;
   std::optional<std::uint64_t> symbol_value(std::string_view name) override;
   std::optional<std::uint64_t> read_memory(std::uint64_t address, unsigned size) override;
 
