@@ -135,13 +135,41 @@ Outcome handle_stop(EngineCore& core, const StopEvent& stop, const std::vector<s
       }
     }
     if (is_single_step(stop) && !breakpoints_inserted) return Outcome::Stepped;
-  }
-  if (std::holds_alternative<wire::LoadSymbolsState>(stop.change.state)) {
-    core.forget_everything();  // a driver came or went: modules and symbols changed
-    if (!core.options.break_on_module_load) {
+    // Not the engine's own: the exception's filter decides (sx, event_filters.hpp).
+    const EventFilter& filter = core.event_filters.for_exception(e->record.code);
+    const bool first = e->first_chance != 0;
+    const bool breaks = filter.action == FilterAction::Break ||
+                        (!first && filter.action == FilterAction::SecondChance);
+    if (!breaks) {
+      if (filter.action == FilterAction::Output)
+        core.printf("{} - code {:08x} ({})\n", filter.code ? filter.description : "Exception", e->record.code,
+                    first ? "first chance" : "!!! second chance !!!");
+      core.filtered_continue_status = filter.handled ? wire::kDbgExceptionHandled : wire::kDbgExceptionNotHandled;
       keep_going = true;
       return Outcome::Reported;
     }
+    core.report_stop(stop);
+    if (const auto& c = first ? filter.command : filter.command2; !c.empty()) core.queued_lines.push_back(c);
+    return Outcome::Reported;
+  }
+  if (const auto* load = std::get_if<wire::LoadSymbolsState>(&stop.change.state)) {
+    core.forget_everything();  // a driver came or went: modules and symbols changed
+    const EventFilter& filter = core.event_filters.event(load->unload ? "ud" : "ld");
+    if (filter.action != FilterAction::Break) {
+      if (filter.action == FilterAction::Output) {
+        if (load->unload)
+          core.printf("Unload module {} at {}\n", load->path, hex64(load->base_of_dll));
+        else
+          core.printf("ModLoad: {} {}   {}\n", hex64(load->base_of_dll), hex64(load->base_of_dll + load->size_of_image),
+                      load->path);
+      }
+      core.filtered_continue_status = wire::kDbgContinue;
+      keep_going = true;
+      return Outcome::Reported;
+    }
+    core.report_stop(stop);
+    if (!filter.command.empty()) core.queued_lines.push_back(filter.command);
+    return Outcome::Reported;
   }
   core.report_stop(stop);
   return Outcome::Reported;
@@ -153,9 +181,10 @@ CommandResult<Outcome> run(EngineCore& core, std::uint32_t status, const std::ve
   for (;;) {
     auto stop = resume_with_breakpoints(core, status, temporary, break_in);
     if (!stop) return std::unexpected(stop.error());
-    status = wire::kDbgContinue;
     bool keep_going = false;
+    core.filtered_continue_status = wire::kDbgContinue;
     const Outcome outcome = handle_stop(core, *stop, temporary, true, keep_going);
+    status = core.filtered_continue_status;  // how a filtered exception is passed on
     // A single step here is the step off a breakpoint that met something else.
     if (!keep_going) return outcome;
     // A stop we continue past (a module load, a pass count) that answered a
@@ -354,22 +383,6 @@ CommandResult<> cmd_crash(EngineCore& core, Invocation& call) {
   return {};
 }
 
-// sxe ld / sxd ld: whether module load and unload events stop the target.
-CommandResult<> cmd_event_filter(EngineCore& core, Invocation& call) {
-  if (call.name == "sx") {
-    if (auto r = core.expect_end(call.args); !r) return r;
-    core.printf("  ld - Load module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
-    core.printf("  ud - Unload module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
-    return {};
-  }
-  const std::size_t column = call.args.next_column();
-  const std::string_view event = call.args.take_token();
-  if (event != "ld" && event != "ud") return std::unexpected(CommandError::caret("Unknown event error", column));
-  if (auto r = core.expect_end(call.args); !r) return r;
-  core.options.break_on_module_load = call.name == "sxe";
-  return {};
-}
-
 }  // namespace
 
 void add_execution_commands(std::vector<CommandSpec>& table) {
@@ -385,10 +398,6 @@ void add_execution_commands(std::vector<CommandSpec>& table) {
       {"~", cmd_switch_processor, "~N                            switch to processor N"},
       {".reboot", cmd_reboot, ".reboot                       reboot the target"},
       {".crash", cmd_crash, ".crash                        make the target bug check"},
-      {"sx", cmd_event_filter, "sx                            event filters (module load/unload)"},
-      {"sxe", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
-      {"sxd", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
-      {"sxi", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
   });
 }
 

@@ -28,6 +28,12 @@ void Engine::add_family(CommandFamily family) {
 }
 std::string Engine::prompt() const { return core_->prompt(); }
 bool Engine::quit_requested() const { return core_->quit; }
+bool Engine::shows_target_output() const {
+  return core_->show_target_output.load();
+}
+bool Engine::passes_over_at_connect(const debugger::StopEvent& stop, const EngineOptions& options) {
+  return std::holds_alternative<wire::LoadSymbolsState>(stop.change.state) && !options.break_on_module_load;
+}
 void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
 void Engine::invalidate() { core_->forget_everything(); }
 void Engine::request_cancel() { core_->cancel_requested.store(true); }
@@ -79,6 +85,7 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_symbol_commands(commands);
   add_info_commands(commands);
   add_script_commands(commands);
+  add_event_commands(commands);
 }
 
 EngineCore::~EngineCore() {

@@ -18,6 +18,7 @@
 #include "core/commands/disasm.hpp"
 #include "core/commands/engine.hpp"
 #include "core/commands/errors.hpp"
+#include "core/commands/event_filters.hpp"
 #include "core/commands/expression.hpp"
 #include "core/commands/tokenizer.hpp"
 #include "core/debugger/modules.hpp"
@@ -69,6 +70,7 @@ void add_info_commands(std::vector<CommandSpec>& table);
 void add_symbol_commands(std::vector<CommandSpec>& table);
 void add_io_commands(std::vector<CommandSpec>& table);
 void add_script_commands(std::vector<CommandSpec>& table);
+void add_event_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
@@ -96,6 +98,12 @@ public:
   debugger::Target& target;
   Output& output;
   EngineOptions options;
+  /// sx: what each event and exception does (initially ld/ud/iml break under -d).
+  EventFilters event_filters{options.break_on_module_load};
+  /// The `out` filter, read by the session's I/O thread (Engine::shows_target_output).
+  std::atomic<bool> show_target_output{true};
+  /// How the engine continues past a stop its filters pass over (set per stop).
+  std::uint32_t filtered_continue_status = wire::kDbgContinue;
   debugger::ModuleList modules;
   debugger::SymbolTable symbols;
   BreakpointTable breakpoints;
