@@ -286,13 +286,6 @@ CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
   return {};
 }
 
-CommandResult<> cmd_shell(EngineCore& core, Invocation& call) {
-  (void)call;
-  if (core.options.secure || core.options.noshell)
-    return std::unexpected(CommandError::plain(".shell is disabled for this session"));
-  return std::unexpected(CommandError::plain(".shell is not supported by openkd kd"));
-}
-
 }  // namespace
 
 void add_info_commands(std::vector<CommandSpec>& table) {
@@ -310,7 +303,6 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},
       {".logclose", cmd_logclose, ".logclose                     close the log file"},
       {".kdfiles", cmd_kdfiles, ".kdfiles [-m target host | -c]   drivers served to the target"},
-      {".shell", cmd_shell, ".shell                        (not supported)", {}, kNotInSecureMode | kHostOnly},
       {".help", cmd_help, ".help [command]               this list, or one command's help"},
       {"q", cmd_quit, "q                             quit"},
       {"qq", cmd_quit, "qq                            quit, ending the session for every remote client too"},

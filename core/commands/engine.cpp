@@ -49,6 +49,7 @@ namespace {
 constexpr std::size_t kMaxLinesPerExecute = 10000;
 constexpr std::size_t kPage = 0x1000;
 constexpr std::uint64_t kHardRangeFactor = 64;
+constexpr std::uint64_t kUnlimitedRange = 0x10000000;  // L?: up to 256 MiB (db 0 L?10000000)
 }  // namespace
 
 std::optional<std::uint64_t> read_u64(debugger::TargetMemory& target, std::uint64_t address) {
@@ -86,6 +87,7 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   add_info_commands(commands);
   add_script_commands(commands);
   add_event_commands(commands);
+  add_session_commands(commands);
 }
 
 EngineCore::~EngineCore() {
@@ -333,7 +335,8 @@ CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint6
     auto count = expression(args);
     if (!count) return std::unexpected(count.error());
     // L? lifts the soft limit (KD's "size too large" guard), not the hard one.
-    const std::uint64_t limit = unlimited ? max_bytes * kHardRangeFactor : max_bytes;
+    // L? lifts the size limit (KD's way past "size too large"); reads stay cancellable (Ctrl-C).
+    const std::uint64_t limit = unlimited ? std::max<std::uint64_t>(max_bytes * kHardRangeFactor, kUnlimitedRange) : max_bytes;
     if (*count == 0 || *count > limit / element_size)
       return std::unexpected(CommandError::caret("Range error", count_column));
     r.count = *count;

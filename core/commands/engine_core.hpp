@@ -71,6 +71,7 @@ void add_symbol_commands(std::vector<CommandSpec>& table);
 void add_io_commands(std::vector<CommandSpec>& table);
 void add_script_commands(std::vector<CommandSpec>& table);
 void add_event_commands(std::vector<CommandSpec>& table);
+void add_session_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
@@ -168,6 +169,8 @@ public:
   std::uint32_t register_mask = 0x2;
   std::optional<std::uint64_t> symbol_value(std::string_view name) override;
   std::optional<std::uint64_t> read_memory(std::uint64_t address, unsigned size) override;
+  unsigned default_radix() override { return radix; }
+  unsigned radix = 16;  ///< n [8|10|16]
 
   // --- memory
   MemoryBlock read_block(std::uint64_t address, std::size_t size, bool physical = false);
