@@ -52,6 +52,14 @@ CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
     previous = c.help;
     core.printf("  {}\n", c.help);
   }
+  // How many names the table answers: each row's name and its other names, and the families'.
+  std::size_t names = core.family_commands.size();
+  for (const auto& c : core.commands) {
+    ++names;
+    for (char ch : c.aliases) names += ch == ' ';
+    if (!c.aliases.empty()) ++names;
+  }
+  core.printf("{} command names (commands, meta-commands, tokens)\n", names);
   return {};
 }
 

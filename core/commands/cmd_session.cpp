@@ -179,13 +179,26 @@ CommandResult<> cmd_shell(EngineCore& core, Invocation& call) {
 }
 
 // c range address: compares two memory areas, showing the bytes that differ.
-CommandResult<> cmd_compare(EngineCore& core, Invocation& call) {
-  auto range = core.range(call.args, std::nullopt, 0, 1, kMaxCompareBytes);
+// `range address`, as c and m take them.
+struct RangeAndAddress {
+  Range range;
+  std::uint64_t address = 0;
+};
+CommandResult<RangeAndAddress> range_and_address(EngineCore& core, Invocation& call, std::uint64_t max_bytes) {
+  auto range = core.range(call.args, std::nullopt, 0, 1, max_bytes);
   if (!range) return std::unexpected(range.error());
   if (range->count == 0) return std::unexpected(CommandError::syntax(call.args.column()));
-  auto other = core.expression(call.args);
-  if (!other) return std::unexpected(other.error());
-  if (auto r = core.expect_end(call.args); !r) return r;
+  auto address = core.expression(call.args);
+  if (!address) return std::unexpected(address.error());
+  if (auto r = core.expect_end(call.args); !r) return std::unexpected(r.error());
+  return RangeAndAddress{*range, *address};
+}
+
+CommandResult<> cmd_compare(EngineCore& core, Invocation& call) {
+  auto args = range_and_address(core, call, kMaxCompareBytes);
+  if (!args) return std::unexpected(args.error());
+  const Range* range = &args->range;
+  const std::uint64_t* other = &args->address;
   const auto a = core.read_block(range->address, range->count);
   const auto b = core.read_block(*other, range->count);
   for (std::size_t i = 0; i < range->count; ++i) {
@@ -200,12 +213,10 @@ CommandResult<> cmd_compare(EngineCore& core, Invocation& call) {
 
 // m range address: copies memory (overlapping areas as if through a buffer).
 CommandResult<> cmd_move(EngineCore& core, Invocation& call) {
-  auto range = core.range(call.args, std::nullopt, 0, 1, kMaxMoveBytes);
-  if (!range) return std::unexpected(range.error());
-  if (range->count == 0) return std::unexpected(CommandError::syntax(call.args.column()));
-  auto destination = core.expression(call.args);
-  if (!destination) return std::unexpected(destination.error());
-  if (auto r = core.expect_end(call.args); !r) return r;
+  auto args = range_and_address(core, call, kMaxMoveBytes);
+  if (!args) return std::unexpected(args.error());
+  const Range* range = &args->range;
+  const std::uint64_t* destination = &args->address;
   const auto block = core.read_block(range->address, range->count);
   if (!block.all_valid()) {
     std::size_t bad = 0;
