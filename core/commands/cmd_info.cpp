@@ -3,6 +3,8 @@
 #include <bit>
 #include <cctype>
 #include <ctime>
+#include <fstream>
+#include <map>
 
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
@@ -279,7 +281,36 @@ CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
     core.kdfiles.clear();
     return core.expect_end(call.args);
   }
-  if (!call.args.consume_word("-m")) return std::unexpected(CommandError::syntax(column));
+  if (!call.args.consume_word("-m")) {
+    // .kdfiles FILE: a map file of `map` lines, each followed by a target path and a host path.
+    std::string path;
+    if (auto q = call.args.take_quoted()) path = *q; else path = std::string(call.args.take_rest());
+    if (path.empty()) return std::unexpected(CommandError::syntax(column));
+    std::ifstream in(path);
+    if (!in) return std::unexpected(CommandError::plain(fmt::format("Unable to open map file '{}'", path)));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      if (!line.empty()) lines.push_back(line);
+    }
+    std::map<std::string, std::string> map;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string word = lines[i];
+      for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (word != "map") continue;
+      if (i + 2 >= lines.size())
+        return std::unexpected(CommandError::plain(fmt::format("{}: 'map' at entry {} needs a target path and a host path", path, map.size() + 1)));
+      std::string target_path = lines[i + 1];
+      for (auto& c : target_path) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      map[target_path] = lines[i + 2];
+      i += 2;
+    }
+    if (map.empty()) return std::unexpected(CommandError::plain(fmt::format("{}: no 'map' entries", path)));
+    core.kdfiles = std::move(map);  // a map file replaces the associations, as KD's does
+    core.printf("KD file associations loaded from '{}'\n", path);
+    for (const auto& [target_path, host_path] : core.kdfiles) core.printf("{} -> {}\n", target_path, host_path);
+    return {};
+  }
   auto take = [&]() -> std::string {
     if (auto q = call.args.take_quoted()) return *q;
     return std::string(call.args.take_token());
@@ -310,7 +341,7 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".logopen", cmd_logopen, ".logopen file                 copy the session to a log file"},
       {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},
       {".logclose", cmd_logclose, ".logclose                     close the log file"},
-      {".kdfiles", cmd_kdfiles, ".kdfiles [-m target host | -c]   drivers served to the target"},
+      {".kdfiles", cmd_kdfiles, ".kdfiles [FILE | -m target host | -c]   drivers served to the target"},
       {".help", cmd_help, ".help [command]               this list, or one command's help"},
       {"q", cmd_quit, "q                             quit"},
       {"qq", cmd_quit, "qq                            quit, ending the session for every remote client too"},

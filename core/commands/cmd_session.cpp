@@ -230,6 +230,42 @@ CommandResult<> cmd_move(EngineCore& core, Invocation& call) {
   return {};
 }
 
+// dl[b] address [max [size]]: walks a LIST_ENTRY chain (Flink; dlb: Blink),
+// `size` qwords of each entry a line, until the chain comes back or `max` entries.
+CommandResult<> cmd_dl(EngineCore& core, Invocation& call) {
+  const bool backwards = call.name == "dlb";
+  auto head = core.expression(call.args);
+  if (!head) return std::unexpected(head.error());
+  std::uint64_t max = 0x20, size = 2;
+  if (!call.args.at_end()) {
+    auto m = core.expression(call.args);
+    if (!m) return std::unexpected(m.error());
+    max = *m;
+  }
+  if (!call.args.at_end()) {
+    const std::size_t column = call.args.next_column();
+    auto z = core.expression(call.args);
+    if (!z) return std::unexpected(z.error());
+    if (*z < 2 || *z > 0x100) return std::unexpected(CommandError::caret("Range error (size: 2 to 100 pointers)", column));
+    size = *z;
+  }
+  if (auto r = core.expect_end(call.args); !r) return r;
+  std::uint64_t at = *head;
+  for (std::uint64_t n = 0; n < max && !core.take_cancel(); ++n) {
+    const auto block = core.read_block(at, size * 8);
+    std::string line = hex64(at) + " ";
+    for (std::uint64_t k = 0; k < size; ++k) {
+      auto v = block.value(k * 8, 8);
+      line += " " + (v ? hex64(*v) : std::string("????????`????????"));
+    }
+    core.printf("{}\n", line);
+    auto next = block.value(backwards ? 8 : 0, 8);
+    if (!next || *next == *head || *next == 0) break;
+    at = *next;
+  }
+  return {};
+}
+
 }  // namespace
 
 void add_session_commands(std::vector<CommandSpec>& table) {
@@ -244,6 +280,7 @@ void add_session_commands(std::vector<CommandSpec>& table) {
       {".bugcheck", cmd_bugcheck, ".bugcheck                     the bug check code and arguments"},
       {".shell", cmd_shell, ".shell command                run a host command (not with -noshell/-secure)", {},
        kNotInSecureMode | kHostOnly},
+      {"dl", cmd_dl, "dl[b] address [max [size]]    walk a LIST_ENTRY chain (dlb: by Blink)", "dlb"},
       {"c", cmd_compare, "c range address               compare memory"},
       {"m", cmd_move, "m range address               move (copy) memory"},
   });
