@@ -220,7 +220,7 @@ void EngineCore::run_command(CommandText command, std::optional<CommandName> kno
   }
   // Who may run it comes from the table (secure mode, remote clients).
   if ((spec->access & kNotInSecureMode) && options.secure) {
-    printf("{} is disabled: the session is in secure mode\n", parsed.name);
+    printf("{} is disabled for this session (secure mode)\n", parsed.name);
     return;
   }
   if ((spec->access & kHostOnly) && !origin.is_host()) {
