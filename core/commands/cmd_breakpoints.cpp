@@ -1,5 +1,7 @@
 // Breakpoints: bp (bu) with /1, pass counts and commands; ba e|r|w|i 1|2|4|8;
 // bl in KD's row format; bc, bd, be with *, lists and ranges.
+#include <algorithm>
+
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
 
@@ -144,6 +146,44 @@ CommandResult<> cmd_change(EngineCore& core, Invocation& call) {
   return {};
 }
 
+// bs id ["commands"]: replaces a breakpoint's commands (none: removes them).
+CommandResult<> cmd_bs(EngineCore& core, Invocation& call) {
+  const std::size_t column = call.args.next_column();
+  auto id = core.expression(call.args);
+  if (!id) return std::unexpected(id.error());
+  Breakpoint* bp = core.breakpoints.find(static_cast<unsigned>(*id));
+  if (!bp || *id > 0xFFFFFFFFu) return std::unexpected(CommandError::caret("No such breakpoint", column));
+  std::string command;
+  if (!call.args.at_end()) {
+    const std::size_t text_column = call.args.next_column();
+    auto text = call.args.take_quoted();
+    if (!text) return std::unexpected(CommandError::syntax(text_column));
+    command = *text;
+  }
+  if (auto r = core.expect_end(call.args); !r) return r;
+  bp->command = command;
+  return {};
+}
+
+// br old new [old new ...]: renumbers breakpoints.
+CommandResult<> cmd_br(EngineCore& core, Invocation& call) {
+  if (call.args.at_end()) return std::unexpected(CommandError::syntax(call.args.column()));
+  while (!call.args.at_end()) {
+    const std::size_t column = call.args.next_column();
+    auto from = core.expression(call.args);
+    if (!from) return std::unexpected(from.error());
+    auto to = core.expression(call.args);
+    if (!to) return std::unexpected(to.error());
+    Breakpoint* bp = core.breakpoints.find(static_cast<unsigned>(*from));
+    if (!bp || *from > 0xFFFFFFFFu) return std::unexpected(CommandError::caret("No such breakpoint", column));
+    if (*to > 0xFFFFFFFFu || (*to != *from && core.breakpoints.find(static_cast<unsigned>(*to))))
+      return std::unexpected(CommandError::caret(fmt::format("Breakpoint {} already exists", *to), column));
+    bp->id = static_cast<unsigned>(*to);
+    std::ranges::sort(core.breakpoints.all(), {}, &Breakpoint::id);
+  }
+  return {};
+}
+
 }  // namespace
 
 void add_breakpoint_commands(std::vector<CommandSpec>& table) {
@@ -151,6 +191,8 @@ void add_breakpoint_commands(std::vector<CommandSpec>& table) {
       {"bp", cmd_bp, "bp [/1] [address [passes]] [\"commands\"]   set a software breakpoint"},
       {"bu", cmd_bp, "bu ...                        same as bp (symbols are resolved at once)"},
       {"ba", cmd_ba, "ba e|r|w|i 1|2|4|8 [/1] address [passes] [\"commands\"]   hardware breakpoint"},
+      {"bs", cmd_bs, "bs id [\"commands\"]            replace a breakpoint's commands"},
+      {"br", cmd_br, "br old new [old new ...]      renumber breakpoints"},
       {"bl", cmd_bl, "bl                            list breakpoints"},
       {"bc", cmd_change, "bc * | ids                    clear breakpoints (ids: 1 3, 1-3)"},
       {"bd", cmd_change, "bd * | ids                    disable breakpoints"},

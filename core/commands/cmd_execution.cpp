@@ -2,6 +2,7 @@
 // Software breakpoints are written just before the target runs and restored
 // at the next stop; a breakpoint under rip is stepped over first, without it.
 #include <algorithm>
+#include <map>
 #include <bit>
 #include <variant>
 
@@ -136,13 +137,41 @@ Outcome handle_stop(EngineCore& core, const StopEvent& stop, const std::vector<s
       }
     }
     if (is_single_step(stop) && !breakpoints_inserted) return Outcome::Stepped;
-  }
-  if (std::holds_alternative<wire::LoadSymbolsState>(stop.change.state)) {
-    core.forget_everything();  // a driver came or went: modules and symbols changed
-    if (!core.options.break_on_module_load) {
+    // Not the engine's own: the exception's filter decides (sx, event_filters.hpp).
+    const EventFilter& filter = core.event_filters.for_exception(e->record.code);
+    const bool first = e->first_chance != 0;
+    const bool breaks = filter.action == FilterAction::Break ||
+                        (!first && filter.action == FilterAction::SecondChance);
+    if (!breaks) {
+      if (filter.action == FilterAction::Output)
+        core.printf("{} - code {:08x} ({})\n", filter.code ? filter.description : "Exception", e->record.code,
+                    first ? "first chance" : "!!! second chance !!!");
+      core.filtered_continue_status = filter.handled ? wire::kDbgExceptionHandled : wire::kDbgExceptionNotHandled;
       keep_going = true;
       return Outcome::Reported;
     }
+    core.report_stop(stop);
+    if (const auto& c = first ? filter.command : filter.command2; !c.empty()) core.queued_lines.push_back(c);
+    return Outcome::Reported;
+  }
+  if (const auto* load = std::get_if<wire::LoadSymbolsState>(&stop.change.state)) {
+    core.forget_everything();  // a driver came or went: modules and symbols changed
+    const EventFilter& filter = core.event_filters.event(load->unload ? "ud" : "ld");
+    if (filter.action != FilterAction::Break) {
+      if (filter.action == FilterAction::Output) {
+        if (load->unload)
+          core.printf("Unload module {} at {}\n", load->path, hex64(load->base_of_dll));
+        else
+          core.printf("ModLoad: {} {}   {}\n", hex64(load->base_of_dll), hex64(load->base_of_dll + load->size_of_image),
+                      load->path);
+      }
+      core.filtered_continue_status = wire::kDbgContinue;
+      keep_going = true;
+      return Outcome::Reported;
+    }
+    core.report_stop(stop);
+    if (!filter.command.empty()) core.queued_lines.push_back(filter.command);
+    return Outcome::Reported;
   }
   core.report_stop(stop);
   return Outcome::Reported;
@@ -154,9 +183,10 @@ CommandResult<Outcome> run(EngineCore& core, std::uint32_t status, const std::ve
   for (;;) {
     auto stop = resume_with_breakpoints(core, status, temporary, break_in);
     if (!stop) return std::unexpected(stop.error());
-    status = wire::kDbgContinue;
     bool keep_going = false;
+    core.filtered_continue_status = wire::kDbgContinue;
     const Outcome outcome = handle_stop(core, *stop, temporary, true, keep_going);
+    status = core.filtered_continue_status;  // how a filtered exception is passed on
     // A single step here is the step off a breakpoint that met something else.
     if (!keep_going) return outcome;
     // A stop we continue past (a module load, a pass count) that answered a
@@ -349,7 +379,143 @@ CommandResult<> cmd_step_to_call(EngineCore& core, Invocation& call) {
   return {};
 }
 
+// pt / tt: step (over / into) until a return instruction is next; ph: until any
+// branch (jump, call, return) is next; pa / ta address: step until address,
+// showing every step. Each stops early at anything else that stops the target.
+bool is_branch(const Instruction& in) {
+  return in.is_call || in.is_return || (!in.mnemonic.empty() && in.mnemonic[0] == 'j') || in.mnemonic.starts_with("loop");
+}
+
+CommandResult<> cmd_step_until(EngineCore& core, Invocation& call) {
+  const std::string name = call.name;
+  const bool over = name[0] == 'p';
+  const bool to_address = name[1] == 'a';
+  std::uint64_t target_address = 0;
+  std::uint64_t count = 1;
+  if (to_address) {
+    if (auto r = start_address(core, call); !r) return r;
+    auto a = core.expression(call.args);
+    if (!a) return std::unexpected(a.error());
+    target_address = *a;
+    if (auto r = core.expect_end(call.args); !r) return r;
+  } else {
+    auto c = step_count(core, call);
+    if (!c) return std::unexpected(c.error());
+    count = *c;
+  }
+  std::uint32_t status = continue_status(core, "g");
+  for (std::uint64_t n = 0; n < count; ++n) {
+    for (std::size_t i = 0;; ++i) {
+      if (core.take_cancel()) {
+        core.print_registers_and_location();
+        return {};
+      }
+      if (i == kMaxSteps) {
+        core.printf("{}: not there after {} steps; stopped\n", name, kMaxSteps);
+        return {};
+      }
+      auto ctx = core.context();
+      if (!ctx) return std::unexpected(ctx.error());
+      if (to_address && ctx->rip == target_address) return {};
+      auto in = core.instruction_at(ctx->rip);
+      // A stop at the instruction that ends the command: it is not executed (pt stops at the ret).
+      if (!to_address && i > 0 && in && (name[1] == 't' ? in->is_return : is_branch(*in))) break;
+      auto outcome = over ? step_over_once(core, status) : trace_once(core, status);
+      if (!outcome) return std::unexpected(outcome.error());
+      if (*outcome != Outcome::Stepped) return {};
+      status = wire::kDbgContinue;
+      if (to_address) core.print_registers_and_location();
+    }
+    core.print_registers_and_location();
+  }
+  return {};
+}
+
+// wt: traces into everything until the current function returns, then shows
+// the call tree (a line per function segment: instructions, instructions in
+// callees, [depth], name) and a table per function, in KD's shape.
+CommandResult<> cmd_watch_trace(EngineCore& core, Invocation& call) {
+  if (auto r = core.expect_end(call.args); !r) return r;
+  auto ctx = core.context();
+  if (!ctx) return std::unexpected(ctx.error());
+  auto name_of = [&](std::uint64_t address) {
+    auto n = core.describe(address);
+    if (n.empty()) return hex64(address);
+    if (auto plus = n.find("+0x"); plus != std::string::npos) n.resize(plus);  // the function, not the offset
+    return n;
+  };
+  const auto return_address = read_u64(core.target, ctx->rsp);
+  core.printf("Tracing {} to return address {}\n", name_of(ctx->rip), return_address ? hex64(*return_address) : "????????`????????");
+  struct Frame {
+    std::string name;
+    std::uint64_t segment = 0;   // instructions since this frame's last line
+    std::uint64_t children = 0;  // instructions executed in its callees
+    std::uint64_t total = 0;     // all of this invocation's own instructions
+  };
+  struct Stats { std::uint64_t calls = 0, min = ~0ull, max = 0, sum = 0; };
+  std::vector<Frame> frames{{name_of(ctx->rip)}};
+  std::map<std::string, Stats> stats;
+  std::uint64_t instructions = 0;
+  auto line = [&](Frame& f, std::size_t depth) {
+    core.printf("{:5} {:5} [{:3}] {}{}\n", f.segment, f.children, depth, std::string(depth * 2, ' '), f.name);
+    f.segment = 0;
+  };
+  auto finish = [&](Frame& f) {
+    auto& s = stats[f.name];
+    ++s.calls;
+    s.min = std::min(s.min, f.total);
+    s.max = std::max(s.max, f.total);
+    s.sum += f.total;
+  };
+  std::uint32_t status = continue_status(core, "g");
+  for (std::size_t i = 0;; ++i) {
+    if (core.take_cancel() || i == kMaxSteps) {
+      if (i == kMaxSteps) core.printf("wt: no return after {} steps; stopped\n", kMaxSteps);
+      break;
+    }
+    ctx = core.context();
+    if (!ctx) return std::unexpected(ctx.error());
+    auto in = core.instruction_at(ctx->rip);
+    auto outcome = trace_once(core, status);
+    if (!outcome) return std::unexpected(outcome.error());
+    if (*outcome != Outcome::Stepped) break;
+    status = wire::kDbgContinue;
+    ++instructions;
+    Frame& top = frames.back();
+    ++top.segment;
+    ++top.total;
+    for (std::size_t k = 0; k + 1 < frames.size(); ++k) ++frames[k].children;
+    if (in && in->is_call) {
+      line(top, frames.size() - 1);
+      auto now = core.context();
+      frames.push_back(Frame{now ? name_of(now->rip) : "?"});
+    } else if (in && in->is_return) {
+      line(top, frames.size() - 1);
+      finish(top);
+      frames.pop_back();
+      if (frames.empty()) break;
+    }
+  }
+  for (auto& f : frames) finish(f);
+  core.printf("\n{} instructions were executed in {} events (0 from other threads)\n\n", instructions, instructions);
+  core.printf("{:<43} {:>11} {:>7} {:>7} {:>7}\n", "Function Name", "Invocations", "MinInst", "MaxInst", "AvgInst");
+  for (const auto& [name, s] : stats)
+    core.printf("{:<43} {:>11} {:>7} {:>7} {:>7}\n", name, s.calls, s.min, s.max, s.calls ? s.sum / s.calls : 0);
+  core.print("\n0 system calls were executed\n\n");
+  if (auto now = core.context()) core.print_code_location(now->rip);
+  return {};
+}
+
+// `~` alone: the processors, the current one marked.
+CommandResult<> list_processors(EngineCore& core) {
+  const unsigned current = core.target.current_processor();
+  for (unsigned n = 0; n < core.target.number_processors(); ++n)
+    core.printf("{} {:3}  processor {}{}\n", n == current ? '.' : ' ', n, n, n == current ? " (current)" : "");
+  return {};
+}
+
 CommandResult<> cmd_switch_processor(EngineCore& core, Invocation& call) {
+  if (call.args.at_end()) return list_processors(core);
   const std::size_t column = call.args.next_column();
   // `~1s` is the user-mode spelling of the same thing: drop the `s`.
   std::string_view text = call.args.take_token();
@@ -389,22 +555,6 @@ CommandResult<> cmd_crash(EngineCore& core, Invocation& call) {
   return {};
 }
 
-// sxe ld / sxd ld: whether module load and unload events stop the target.
-CommandResult<> cmd_event_filter(EngineCore& core, Invocation& call) {
-  if (call.name == "sx") {
-    if (auto r = core.expect_end(call.args); !r) return r;
-    core.printf("  ld - Load module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
-    core.printf("  ud - Unload module - {}\n", core.options.break_on_module_load ? "break" : "ignore");
-    return {};
-  }
-  const std::size_t column = call.args.next_column();
-  const std::string_view event = call.args.take_token();
-  if (event != "ld" && event != "ud") return std::unexpected(CommandError::caret("Unknown event error", column));
-  if (auto r = core.expect_end(call.args); !r) return r;
-  core.options.break_on_module_load = call.name == "sxe";
-  return {};
-}
-
 }  // namespace
 
 void add_execution_commands(std::vector<CommandSpec>& table) {
@@ -417,13 +567,13 @@ void add_execution_commands(std::vector<CommandSpec>& table) {
       {"gu", cmd_go_up, "gu                            go up: run to the unwound return address of this frame"},
       {"pc", cmd_step_to_call, "pc [count]                    step over to the next call"},
       {"tc", cmd_step_to_call, "tc [count]                    trace to the next call"},
-      {"~", cmd_switch_processor, "~N                            switch to processor N"},
-      {".reboot", cmd_reboot, ".reboot                       reboot the target"},
+      {"~", cmd_switch_processor, "~ | ~N                        list the processors | switch to processor N"},
+      {".reboot", cmd_reboot, ".reboot | .restart             reboot the target (kernel mode: .restart reboots)", ".restart"},
+      {"pt", cmd_step_until, "pt | tt [count]               step over | trace to the next return", "tt"},
+      {"ph", cmd_step_until, "ph | th [count]               step over | trace to the next branch", "th"},
+      {"pa", cmd_step_until, "pa | ta [= start] address     step over | trace to an address, showing each step", "ta"},
+      {"wt", cmd_watch_trace, "wt                            trace the current function's calls and count instructions"},
       {".crash", cmd_crash, ".crash                        make the target bug check"},
-      {"sx", cmd_event_filter, "sx                            event filters (module load/unload)"},
-      {"sxe", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
-      {"sxd", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
-      {"sxi", cmd_event_filter, "sxe ld | sxd ld               break on module load/unload, or not"},
   });
 }
 

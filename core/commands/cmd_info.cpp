@@ -3,6 +3,8 @@
 #include <bit>
 #include <cctype>
 #include <ctime>
+#include <fstream>
+#include <map>
 
 #include "core/commands/engine_core.hpp"
 #include "core/commands/format.hpp"
@@ -15,8 +17,32 @@ namespace {
 constexpr std::string_view kVersion = "0.1.0";
 constexpr std::uint64_t kDebuggerDataNtBuildLab = 0x208;
 
+// `.help name`: the row's help, its other names, who may run it and any details.
+CommandResult<> help_for(EngineCore& core, std::string_view name) {
+  std::string lower(name);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (const CommandSpec* spec = core.find_command(lower)) {
+    core.printf("  {}\n", spec->help);
+    if (!spec->aliases.empty()) core.printf("  also: {} {}\n", spec->name, spec->aliases);
+    if (!spec->details.empty()) core.printf("{}\n", spec->details);
+    if (spec->access & kNotInSecureMode) core.print("  not in secure mode (-secure)\n");
+    if (spec->access & kHostOnly) core.print("  not from remote clients\n");
+    return {};
+  }
+  for (const auto& c : core.family_commands)
+    if (c.name == lower) {
+      core.printf("  {}\n", c.help);
+      return {};
+    }
+  return std::unexpected(CommandError::plain(fmt::format("No help for '{}': not a command (.help lists them)", name)));
+}
+
 CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
-  (void)call;
+  if (call.name == ".help" && !call.args.at_end()) {
+    const std::string name(call.args.take_token());
+    if (auto r = core.expect_end(call.args); !r) return r;
+    return help_for(core, name);
+  }
   core.print("openkd kd commands (expressions are MASM: hex by default, 0n decimal, poi(), nt!Symbol):\n");
   std::string_view previous;
   for (const auto& c : core.commands) {
@@ -29,6 +55,14 @@ CommandResult<> cmd_help(EngineCore& core, Invocation& call) {
     previous = c.help;
     core.printf("  {}\n", c.help);
   }
+  // How many names the table answers: each row's name and its other names, and the families'.
+  std::size_t names = core.family_commands.size();
+  for (const auto& c : core.commands) {
+    ++names;
+    for (char ch : c.aliases) names += ch == ' ';
+    if (!c.aliases.empty()) ++names;
+  }
+  core.printf("{} command names (commands, meta-commands, tokens)\n", names);
   return {};
 }
 
@@ -294,7 +328,36 @@ CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
     core.kdfiles.clear();
     return core.expect_end(call.args);
   }
-  if (!call.args.consume_word("-m")) return std::unexpected(CommandError::syntax(column));
+  if (!call.args.consume_word("-m")) {
+    // .kdfiles FILE: a map file of `map` lines, each followed by a target path and a host path.
+    std::string path;
+    if (auto q = call.args.take_quoted()) path = *q; else path = std::string(call.args.take_rest());
+    if (path.empty()) return std::unexpected(CommandError::syntax(column));
+    std::ifstream in(path);
+    if (!in) return std::unexpected(CommandError::plain(fmt::format("Unable to open map file '{}'", path)));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      if (!line.empty()) lines.push_back(line);
+    }
+    std::map<std::string, std::string> map;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string word = lines[i];
+      for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (word != "map") continue;
+      if (i + 2 >= lines.size())
+        return std::unexpected(CommandError::plain(fmt::format("{}: 'map' at entry {} needs a target path and a host path", path, map.size() + 1)));
+      std::string target_path = lines[i + 1];
+      for (auto& c : target_path) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      map[target_path] = lines[i + 2];
+      i += 2;
+    }
+    if (map.empty()) return std::unexpected(CommandError::plain(fmt::format("{}: no 'map' entries", path)));
+    core.kdfiles = std::move(map);  // a map file replaces the associations, as KD's does
+    core.printf("KD file associations loaded from '{}'\n", path);
+    for (const auto& [target_path, host_path] : core.kdfiles) core.printf("{} -> {}\n", target_path, host_path);
+    return {};
+  }
   auto take = [&]() -> std::string {
     if (auto q = call.args.take_quoted()) return *q;
     return std::string(call.args.take_token());
@@ -307,13 +370,6 @@ CommandResult<> cmd_kdfiles(EngineCore& core, Invocation& call) {
   core.printf("{} -> {}\n", target_path, host_path);
   core.kdfiles[target_path] = host_path;
   return {};
-}
-
-CommandResult<> cmd_shell(EngineCore& core, Invocation& call) {
-  (void)call;
-  if (core.options.secure || core.options.noshell)
-    return std::unexpected(CommandError::plain(".shell is disabled for this session"));
-  return std::unexpected(CommandError::plain(".shell is not supported by openkd kd"));
 }
 
 }  // namespace
@@ -332,9 +388,8 @@ void add_info_commands(std::vector<CommandSpec>& table) {
       {".logopen", cmd_logopen, ".logopen file                 copy the session to a log file"},
       {".logappend", cmd_logopen, ".logappend file               append the session to a log file"},
       {".logclose", cmd_logclose, ".logclose                     close the log file"},
-      {".kdfiles", cmd_kdfiles, ".kdfiles [-m target host | -c]   drivers served to the target"},
-      {".shell", cmd_shell, ".shell                        (not supported)"},
-      {".help", cmd_help, ".help                         this list"},
+      {".kdfiles", cmd_kdfiles, ".kdfiles [FILE | -m target host | -c]   drivers served to the target"},
+      {".help", cmd_help, ".help [command]               this list, or one command's help"},
       {"q", cmd_quit, "q                             quit"},
       {"qq", cmd_quit, "qq                            quit, ending the session for every remote client too"},
   });

@@ -1,4 +1,5 @@
 // Virtual memory: db dw dd dq dp dc da du dps dqs dds, eb ew ed eq ep ea eza eu ezu, f, s.
+#include <bit>
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -69,7 +70,10 @@ void print_dump(EngineCore& core, const MemoryBlock& block, const DumpFormat& f)
 
 CommandResult<> cmd_dump(EngineCore& core, Invocation& call) {
   std::string name = call.name;
+  // dD (doubles) is dd (dwords) but for the case of its D.
+  if (name == "dd" && call.command.text.starts_with("dD")) name = "dD";
   if (name == "d") name = core.last_dump_command;
+  const bool floats = name == "df" || name == "dD";
   std::optional<std::uint64_t> default_address;
   if (core.have_dump_address) {
     default_address = core.next_dump_address;
@@ -78,7 +82,7 @@ CommandResult<> cmd_dump(EngineCore& core, Invocation& call) {
   }
   const bool pointers = name == "dps" || name == "dqs" || name == "dds";
   const bool strings = name == "da" || name == "du";
-  const unsigned size = name == "dds" ? 4 : pointers ? 8 : name == "du" ? 2 : strings ? 1 : dump_format(name).size;
+  const unsigned size = name == "dds" || name == "df" ? 4 : pointers || name == "dD" ? 8 : name == "du" ? 2 : strings ? 1 : dump_format(name).size;
   const std::uint64_t default_count = strings ? 0x100 / size : kDefaultDumpBytes / size;
   auto range = core.range(call.args, default_address, default_count, size, kMaxDumpBytes);
   if (!range) return std::unexpected(range.error());
@@ -105,20 +109,38 @@ CommandResult<> cmd_dump(EngineCore& core, Invocation& call) {
       bool terminated = false;
       while (i < range->count && !terminated) {
         std::string text;
+        std::vector<std::uint16_t> units;  // du: UTF-16, shown as UTF-8
         const std::uint64_t line_address = range->address + i * size;
-        while (i < range->count && text.size() < kStringLineChars) {
+        while (i < range->count && text.size() + units.size() < kStringLineChars) {
           auto c = block.value(i * size, size);
           if (!c || *c == 0) {
             terminated = true;
             ++i;
             break;
           }
-          text.push_back(*c < 0x80 ? printable(static_cast<std::uint8_t>(*c)) : '.');
+          if (size == 2)
+            units.push_back(*c < 0x20 || *c == 0x7F ? '.' : static_cast<std::uint16_t>(*c));
+          else
+            text.push_back(*c < 0x80 ? printable(static_cast<std::uint8_t>(*c)) : '.');
           ++i;
         }
+        if (size == 2) text = utf16_to_utf8(units);
         core.printf("{}  \"{}\"\n", hex64(line_address), text);
       }
       consumed = i * size;
+    }
+  } else if (floats) {
+    // df: 4 floats a line; dD: 3 doubles a line.
+    const unsigned per_line = size == 4 ? 4 : 3;
+    for (std::uint64_t i = 0; i < range->count; i += per_line) {
+      std::string line = hex64(range->address + i * size);
+      for (std::uint64_t k = i; k < std::min<std::uint64_t>(range->count, i + per_line); ++k) {
+        auto v = block.value(k * size, size);
+        if (!v) line += fmt::format(" {:>22}", "????????");
+        else if (size == 4) line += fmt::format(" {:>15.7g}", std::bit_cast<float>(static_cast<std::uint32_t>(*v)));
+        else line += fmt::format(" {:>22.15g}", std::bit_cast<double>(*v));
+      }
+      core.printf("{}\n", line);
     }
   } else {
     print_dump(core, block, dump_format(name));
@@ -203,7 +225,8 @@ CommandResult<> cmd_fill(EngineCore& core, Invocation& call) {
     filled = static_cast<std::uint32_t>(range->count);
   }
   core.forget_state();
-  core.printf("Filled 0x{:x} bytes\n", *filled);
+  // KD's f is silent; only a short fill is worth a line.
+  if (*filled < range->count) core.printf("Fill stopped after 0x{:x} of 0x{:x} bytes\n", *filled, range->count);
   return {};
 }
 
@@ -345,6 +368,7 @@ void add_memory_commands(std::vector<CommandSpec>& table) {
   table.push_back({"d", cmd_dump, "d [range]                     repeat the last display command"});
   table.push_back({"da", cmd_dump, "da [range]                    display an ASCII string"});
   table.push_back({"du", cmd_dump, "du [range]                    display a UTF-16 string"});
+  table.push_back({"df", cmd_dump, "df [range] | dD [range]       display floats | doubles"});
   table.push_back({"dps", cmd_dump, "dps [range]                   display pointers with symbols"});
   table.push_back({"dqs", cmd_dump, "dqs [range]                   display qwords with symbols"});
   table.push_back({"dds", cmd_dump, "dds [range]                   display dwords with symbols"});

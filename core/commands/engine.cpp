@@ -8,6 +8,7 @@
 #include "core/commands/format.hpp"
 #include "core/commands/registers.hpp"
 #include "core/debugger/pdb_types.hpp"
+#include "core/commands/script.hpp"
 #include "core/debugger/pe.hpp"
 
 namespace openkd::commands {
@@ -31,6 +32,12 @@ void Engine::set_type_provider(std::shared_ptr<debugger::types::TypeProvider> pr
 }
 std::string Engine::prompt() const { return core_->prompt(); }
 bool Engine::quit_requested() const { return core_->quit; }
+bool Engine::shows_target_output() const {
+  return core_->show_target_output.load();
+}
+bool Engine::passes_over_at_connect(const debugger::StopEvent& stop, const EngineOptions& options) {
+  return std::holds_alternative<wire::LoadSymbolsState>(stop.change.state) && !options.break_on_module_load;
+}
 void Engine::report_stop(const debugger::StopEvent& stop) { core_->report_stop(stop); }
 void Engine::invalidate() { core_->forget_everything(); }
 void Engine::request_cancel() { core_->cancel_requested.store(true); }
@@ -46,6 +53,7 @@ namespace {
 constexpr std::size_t kMaxLinesPerExecute = 10000;
 constexpr std::size_t kPage = 0x1000;
 constexpr std::uint64_t kHardRangeFactor = 64;
+constexpr std::uint64_t kUnlimitedRange = 0x10000000;  // L?: up to 256 MiB (db 0 L?10000000)
 }  // namespace
 
 std::optional<std::uint64_t> read_u64(debugger::TargetMemory& target, std::uint64_t address) {
@@ -90,6 +98,9 @@ EngineCore::EngineCore(debugger::Target& t, Output& o, EngineOptions opts)
   // dt and the type-driven extensions read types from the modules' PDBs (a
   // test may connect another provider with Engine::set_type_provider).
   type_provider = debugger::types::make_pdb_type_provider(modules, symbols);
+  add_script_commands(commands);
+  add_event_commands(commands);
+  add_session_commands(commands);
 }
 
 EngineCore::~EngineCore() {
@@ -102,6 +113,10 @@ std::string EngineCore::prompt() const {
 }
 
 void EngineCore::print(std::string_view text) {
+  if (capture) {
+    capture->append(text);
+    return;
+  }
   output.write(text);
   if (log) std::fwrite(text.data(), 1, text.size(), log);
 }
@@ -161,10 +176,7 @@ void EngineCore::execute(std::string_view line) {
   while (!queued_lines.empty() && !quit && budget-- > 0) {
     const std::string current = std::move(queued_lines.front());
     queued_lines.pop_front();
-    for (const auto& command : split_commands(current)) {
-      run_command(command);
-      if (quit) break;
-    }
+    run_program(*this, current);
   }
   queued_lines.clear();
 }
@@ -182,8 +194,25 @@ private:
 };
 }  // namespace
 
-void EngineCore::run_command(CommandText command) {
-  const CommandName parsed = parse_command_name(command.text);
+bool CommandSpec::answers_to(std::string_view n) const {
+  if (n == name) return true;
+  for (std::size_t at = 0; at < aliases.size();) {
+    std::size_t end = aliases.find(' ', at);
+    if (end == std::string_view::npos) end = aliases.size();
+    if (aliases.substr(at, end - at) == n) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+const CommandSpec* EngineCore::find_command(std::string_view name) const {
+  for (const auto& spec : commands)
+    if (spec.answers_to(name)) return &spec;
+  return nullptr;
+}
+
+void EngineCore::run_command(CommandText command, std::optional<CommandName> known) {
+  const CommandName parsed = known ? *known : parse_command_name(command.text);
   if (auto family = std::ranges::find(family_commands, parsed.name, &FamilyCommand::name);
       !parsed.name.empty() && family != family_commands.end()) {
     std::string_view args = command.text.substr(parsed.args_offset);
@@ -197,9 +226,18 @@ void EngineCore::run_command(CommandText command) {
     }
   }
   Invocation call{parsed.name, command, ArgCursor(command.text.substr(parsed.args_offset), command.column + parsed.args_offset)};
-  auto spec = std::ranges::find(commands, std::string_view(parsed.name), &CommandSpec::name);
-  if (parsed.name.empty() || spec == commands.end()) {
+  const CommandSpec* spec = find_command(parsed.name);
+  if (parsed.name.empty() || !spec || !spec->handler) {
     print_error(CommandError::caret("Unknown command", command.column), command);
+    return;
+  }
+  // Who may run it comes from the table (secure mode, remote clients).
+  if ((spec->access & kNotInSecureMode) && options.secure) {
+    printf("{} is disabled for this session (secure mode)\n", parsed.name);
+    return;
+  }
+  if ((spec->access & kHostOnly) && !origin.is_host()) {
+    printf("{} is refused: a remote client may not run it on the debugger's host\n", parsed.name);
     return;
   }
   try {
@@ -310,7 +348,8 @@ CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint6
     auto count = expression(args);
     if (!count) return std::unexpected(count.error());
     // L? lifts the soft limit (KD's "size too large" guard), not the hard one.
-    const std::uint64_t limit = unlimited ? max_bytes * kHardRangeFactor : max_bytes;
+    // L? lifts the size limit (KD's way past "size too large"); reads stay cancellable (Ctrl-C).
+    const std::uint64_t limit = unlimited ? std::max<std::uint64_t>(max_bytes * kHardRangeFactor, kUnlimitedRange) : max_bytes;
     if (*count == 0 || *count > limit / element_size)
       return std::unexpected(CommandError::caret("Range error", count_column));
     r.count = *count;
@@ -333,15 +372,81 @@ CommandResult<Range> EngineCore::range(ArgCursor& args, std::optional<std::uint6
 }
 
 std::optional<std::uint64_t> EngineCore::register_value(std::string_view name) {
+  if (auto v = pseudo_register(name)) return v;
+  if (special_register_bits(name)) {
+    auto s = target.get_special_registers();
+    return s ? get_special_register(*s, name) : std::nullopt;
+  }
+  if (name == "efer") {  // not in the special-registers block: the MSR (IA32_EFER, 0xC0000080)
+    auto v = target.read_msr(kMsrEfer);
+    return v ? std::optional(*v) : std::nullopt;
+  }
+  auto ctx = context();
+  if (!ctx) return std::nullopt;
+  if (auto v = get_extended_register(*ctx, name)) return v;
+  return get_register(*ctx, name);
+}
+
+namespace {
+// KDDEBUGGER_DATA64 (wdbgexts.h): its Size (ULONG at +0x14) and the USHORT field offsets used here.
+constexpr std::uint64_t kDebuggerDataSize = 0x14;
+constexpr std::uint64_t kOffsetKThreadTeb = 0x29A;
+constexpr std::uint64_t kOffsetKThreadApcProcess = 0x2A0;
+constexpr std::uint64_t kOffsetEprocessPeb = 0x2AA;
+}  // namespace
+
+std::optional<std::uint64_t> EngineCore::debugger_data_offset(std::uint64_t field) {
+  const std::uint64_t data = debugger_data();
+  if (!data) return std::nullopt;
+  auto size = read_memory(data + kDebuggerDataSize, 4);
+  if (!size || *size < field + 2) return std::nullopt;  // an older, shorter block
+  auto v = read_memory(data + field, 2);
+  if (!v || *v == 0) return std::nullopt;
+  return *v;
+}
+
+std::optional<std::uint64_t> EngineCore::pseudo_register(std::string_view name) {
+  // $t0..$t19
+  if (name.size() >= 3 && name.size() <= 4 && name.starts_with("$t") && std::isdigit(static_cast<unsigned char>(name[2]))) {
+    const auto n = parse_number(name.substr(2), 10);
+    if (n && *n < user_registers.size() && (name.size() == 3 || name[2] != '0')) return user_registers[*n];
+    return std::nullopt;
+  }
+  if (name == "$ptrsize") return target.version().machine_type == 0x14C ? 4 : 8;
   if (name == "$thread" || name == "$prcb" || name == "$pcr") {
     const std::uint64_t which = name == "$pcr" ? 0 : name == "$prcb" ? 1 : 3;
     auto v = target.read_control_pointer(which);
     return v ? std::optional(*v) : std::nullopt;
   }
-  if (name == "$proc") return std::nullopt;
-  auto ctx = context();
-  if (!ctx) return std::nullopt;
-  return get_register(*ctx, name);
+  // The current thread's ApcState.Process, TEB and its process's PEB, at the
+  // offsets the kernel's debugger data block gives.
+  if (name == "$proc" || name == "$teb" || name == "$peb") {
+    auto thread = target.read_control_pointer(3);
+    if (!thread || *thread == 0) return std::nullopt;
+    if (name == "$teb") {
+      auto off = debugger_data_offset(kOffsetKThreadTeb);
+      return off ? read_memory(*thread + *off, 8) : std::nullopt;
+    }
+    auto apc = debugger_data_offset(kOffsetKThreadApcProcess);
+    if (!apc) return std::nullopt;
+    auto process = read_memory(*thread + *apc, 8);
+    if (name == "$proc" || !process) return process;
+    auto peb = debugger_data_offset(kOffsetEprocessPeb);
+    return peb ? read_memory(*process + *peb, 8) : std::nullopt;
+  }
+  // The kernel image's entry point (kernel mode has no "first executable").
+  if (name == "$exentry") {
+    if (const auto* nt = modules.find("nt")) return nt->entry;
+    return std::nullopt;
+  }
+  if (name.starts_with("$bp") && name.size() > 3) {
+    const auto id = parse_number(name.substr(3), 10);
+    if (!id) return std::nullopt;
+    const Breakpoint* bp = breakpoints.find(static_cast<unsigned>(*id));
+    if (!bp || bp->deferred) return std::nullopt;
+    return bp->address;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::uint64_t> EngineCore::symbol_value(std::string_view name) {

@@ -62,6 +62,11 @@ public:
   std::string prompt() const;
   /// True after `q`.
   bool quit_requested() const;
+  /// Whether the target's debug output (DbgPrint) is shown: the `out` filter (sxi out hides it).
+  bool shows_target_output() const;
+  /// Whether a stop that arrives while kd connects without -b is one the default
+  /// filters pass over (a module load or unload while ld/ud/iml say ignore).
+  static bool passes_over_at_connect(const debugger::StopEvent& stop, const EngineOptions& options);
   /// Prints a stop the engine did not cause (the initial break-in, a stop seen by the
   /// session while the engine was idle), as KD does, and forgets cached target state.
   void report_stop(const debugger::StopEvent& stop);

@@ -2,6 +2,7 @@
 // target model (modules, symbols), the breakpoint list, cached registers,
 // expression evaluation and memory helpers. Internal to core/commands.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -18,6 +19,7 @@
 #include "core/commands/disasm.hpp"
 #include "core/commands/engine.hpp"
 #include "core/commands/errors.hpp"
+#include "core/commands/event_filters.hpp"
 #include "core/commands/expression.hpp"
 #include "core/commands/tokenizer.hpp"
 #include "core/debugger/modules.hpp"
@@ -36,11 +38,25 @@ struct Invocation {
 
 using CommandHandler = CommandResult<> (*)(EngineCore& core, Invocation& call);
 
-/// Commands are data: a name, its handler and a line of help.
+/// Who may run a command (CommandSpec::access; flags combine).
+enum CommandAccess : unsigned {
+  kAnyone = 0,
+  kNotInSecureMode = 1,  ///< refused under -secure (host files, host processes)
+  kHostOnly = 2,         ///< refused from a remote client (runs something on the host)
+};
+
+/// Commands are data: a name, its handler and a line of help; then (all
+/// optional, so three-field rows still compile) other names the row answers
+/// to, who may run it, and more help for `.help name`. A row without a handler
+/// is a token the program parser handles itself (script.cpp: .if, .for, $$ ...).
 struct CommandSpec {
   std::string_view name;
   CommandHandler handler;
   std::string_view help;
+  std::string_view aliases = {};  ///< other names, space separated ("sxd sxn sxi")
+  unsigned access = kAnyone;      ///< CommandAccess flags
+  std::string_view details = {};  ///< further lines of `.help name`
+  bool answers_to(std::string_view n) const;
 };
 
 // Each family adds its commands (one file each).
@@ -57,6 +73,9 @@ void add_io_commands(std::vector<CommandSpec>& table);
 void add_stack_commands(std::vector<CommandSpec>& table);
 void add_extension_commands(std::vector<CommandSpec>& table);
 void add_type_commands(std::vector<CommandSpec>& table);
+void add_script_commands(std::vector<CommandSpec>& table);
+void add_event_commands(std::vector<CommandSpec>& table);
+void add_session_commands(std::vector<CommandSpec>& table);
 
 /// Bytes read from the target with a validity flag per byte (unreadable bytes print as ??).
 struct MemoryBlock {
@@ -84,6 +103,12 @@ public:
   debugger::Target& target;
   Output& output;
   EngineOptions options;
+  /// sx: what each event and exception does (initially ld/ud/iml break under -d).
+  EventFilters event_filters{options.break_on_module_load};
+  /// The `out` filter, read by the session's I/O thread (Engine::shows_target_output).
+  std::atomic<bool> show_target_output{true};
+  /// How the engine continues past a stop its filters pass over (set per stop).
+  std::uint32_t filtered_continue_status = wire::kDbgContinue;
   debugger::ModuleList modules;
   debugger::SymbolTable symbols;
   BreakpointTable breakpoints;
@@ -94,7 +119,18 @@ public:
 
   // --- running lines
   void execute(std::string_view line);
-  void run_command(CommandText command);
+  /// Runs one command; `parsed` names it when the caller knows better ($$><file).
+  void run_command(CommandText command, std::optional<CommandName> parsed = std::nullopt);
+  /// The command table's row for a name (lowercase), or nullptr.
+  const CommandSpec* find_command(std::string_view name) const;
+  /// User-named aliases (as, aS, al, ad), replaced before a command program is parsed.
+  std::map<std::string, std::string> aliases;
+  /// While set, printed text goes here instead of the output (as /c, .foreach's InCommands).
+  std::string* capture = nullptr;
+  /// Script files being run (bounds recursion).
+  unsigned script_depth = 0;
+  /// $t0..$t19: the user-defined pseudo-registers.
+  std::array<std::uint64_t, 20> user_registers{};
   std::string prompt() const;
   bool quit = false;
   std::deque<std::string> queued_lines;  // breakpoint commands, run after the current line
@@ -126,8 +162,19 @@ public:
   CommandResult<> expect_end(ArgCursor& args);
 
   std::optional<std::uint64_t> register_value(std::string_view name) override;
+  /// $t0-$t19, $ptrsize, $thread, $prcb, $pcr, $proc, $teb, $peb, $exentry, $bpN;
+  /// nullopt if not one or not available ($ip, $csp, $retreg come from the context).
+  std::optional<std::uint64_t> pseudo_register(std::string_view name);
+  /// A USHORT offset field of KDDEBUGGER_DATA64 (at `field`); nullopt if absent or zero.
+  std::optional<std::uint64_t> debugger_data_offset(std::uint64_t field);
+  static constexpr std::uint32_t kMsrEfer = 0xC0000080;
+  /// The register display mask (rm, rM): 2 integer, 4 x87, 8 segments, 0x20 debug,
+  /// 0x40 xmm, 0x80 control, 0x100 descriptor and task registers.
+  std::uint32_t register_mask = 0x2;
   std::optional<std::uint64_t> symbol_value(std::string_view name) override;
   std::optional<std::uint64_t> read_memory(std::uint64_t address, unsigned size) override;
+  unsigned default_radix() override { return radix; }
+  unsigned radix = 16;  ///< n [8|10|16]
 
   // --- memory
   MemoryBlock read_block(std::uint64_t address, std::size_t size, bool physical = false);

@@ -178,6 +178,16 @@ private:
       if (!v) return std::unexpected(CommandError::at("Bad register error", column));
       return *v;
     }
+    if (token.empty() && start < text.size() && text[start] == '\'') {
+      // A character constant: up to 8 characters, the first the most significant.
+      const auto close = text.find('\'', start + 1);
+      if (close == std::string_view::npos || close == start + 1 || close - start - 1 > 8)
+        return std::unexpected(CommandError::syntax(column));
+      std::uint64_t v = 0;
+      for (std::size_t k = start + 1; k < close; ++k) v = (v << 8) | static_cast<unsigned char>(text[k]);
+      c_.set_offset(close + 1);
+      return v;
+    }
     if (token.empty() || token == "@") return std::unexpected(CommandError::syntax(column));
     c_.set_offset(end);
 
@@ -192,12 +202,12 @@ private:
       return *v;
     }
     if (std::isdigit(static_cast<unsigned char>(token[0]))) {
-      auto v = parse_number(token);
+      auto v = parse_number(token, ctx_.default_radix());
       if (!v) return std::unexpected(CommandError::syntax(column));
       return *v;
     }
     // A word made only of hex digits is a number, as in KD (write `@ah`... for registers).
-    if (auto v = parse_number(token)) return *v;
+    if (auto v = parse_number(token, ctx_.default_radix())) return *v;
     if (token.find('!') == std::string_view::npos) {
       if (auto v = ctx_.symbol_value(token)) return *v;
       if (auto v = ctx_.register_value(lower(token))) return *v;

@@ -5,6 +5,7 @@
 // a module name alone (its base), poi/qwo/dwo/wo/by (memory), hi/low, not.
 // Binary operators from loosest to tightest: | or, ^ xor, & and,
 // comparisons (= == != < > <= >=, giving 1 or 0), << >> >>>, + -, * / % mod.
+// 'AB' is a character constant (0x4142: the first character is the high byte).
 // Parsing stops before the first token that cannot continue the expression,
 // so `db rsp L10` reads `rsp` and leaves `L10` to the command.
 #pragma once
@@ -27,6 +28,8 @@ public:
   virtual std::optional<std::uint64_t> symbol_value(std::string_view name) = 0;
   /// Reads 1, 2, 4 or 8 bytes little-endian; nullopt if unreadable.
   virtual std::optional<std::uint64_t> read_memory(std::uint64_t address, unsigned size) = 0;
+  /// The radix of numbers without a prefix (n: 16, 10 or 8).
+  virtual unsigned default_radix() { return 16; }
 };
 
 /// Evaluates one expression at the cursor, leaving the cursor after it.

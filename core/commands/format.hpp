@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace openkd::commands {
 
@@ -11,5 +12,7 @@ std::string hex64(std::uint64_t value);
 std::string signed_decimal(std::uint64_t value);
 /// A value as KD's disassembler writes it: "8", "10h", "0C0000005h".
 std::string masm_hex(std::uint64_t value);
+/// UTF-16 code units as UTF-8 (a lone surrogate becomes U+FFFD).
+std::string utf16_to_utf8(const std::vector<std::uint16_t>& units);
 
 }  // namespace openkd::commands

@@ -1,6 +1,8 @@
 #include "core/commands/registers.hpp"
 
 #include <array>
+#include <bit>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -114,6 +116,118 @@ unsigned register_bits(std::string_view name) {
   for (const auto& f : kFlags)
     if (name == f.name) return f.bits;
   return 0;
+}
+
+namespace {
+struct Special { std::string_view name; unsigned bits; };
+constexpr std::array kSpecials{Special{"cr0", 64}, Special{"cr2", 64}, Special{"cr3", 64}, Special{"cr4", 64},
+                               Special{"cr8", 64}, Special{"gdtr", 64}, Special{"gdtl", 16}, Special{"idtr", 64},
+                               Special{"idtl", 16}, Special{"tr", 16},   Special{"ldtr", 16}, Special{"kdr0", 64},
+                               Special{"kdr1", 64}, Special{"kdr2", 64}, Special{"kdr3", 64}, Special{"kdr6", 64},
+                               Special{"kdr7", 64}};
+
+std::uint64_t* special_field(wire::SpecialRegisters& s, std::string_view name) {
+  if (name == "cr0") return &s.cr0;
+  if (name == "cr2") return &s.cr2;
+  if (name == "cr3") return &s.cr3;
+  if (name == "cr4") return &s.cr4;
+  if (name == "cr8") return &s.cr8;
+  if (name == "gdtr") return &s.gdtr.base;
+  if (name == "idtr") return &s.idtr.base;
+  if (name == "kdr0") return &s.kernel_dr0;
+  if (name == "kdr1") return &s.kernel_dr1;
+  if (name == "kdr2") return &s.kernel_dr2;
+  if (name == "kdr3") return &s.kernel_dr3;
+  if (name == "kdr6") return &s.kernel_dr6;
+  if (name == "kdr7") return &s.kernel_dr7;
+  return nullptr;
+}
+
+std::uint16_t* special_field16(wire::SpecialRegisters& s, std::string_view name) {
+  if (name == "gdtl") return &s.gdtr.limit;
+  if (name == "idtl") return &s.idtr.limit;
+  if (name == "tr") return &s.tr;
+  if (name == "ldtr") return &s.ldtr;
+  return nullptr;
+}
+
+// "st0".."st7", "xmm0".."xmm15": the index, or -1.
+int indexed(std::string_view name, std::string_view prefix, int count) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size() || name.size() > prefix.size() + 2) return -1;
+  int n = 0;
+  for (char c : name.substr(prefix.size())) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  if (name.size() == prefix.size() + 2 && name[prefix.size()] == '0') return -1;
+  return n < count ? n : -1;
+}
+
+// An x87 80-bit extended value (64-bit significand with explicit integer bit, 15-bit exponent).
+long double x87_value(const wire::U128& r) {
+  std::uint64_t mantissa = 0;
+  for (int i = 7; i >= 0; --i) mantissa = (mantissa << 8) | r[i];
+  const unsigned se = static_cast<unsigned>(r[8]) | (static_cast<unsigned>(r[9]) << 8);
+  const int exponent = static_cast<int>(se & 0x7FFF);
+  const bool negative = (se & 0x8000) != 0;
+  long double v;
+  if (exponent == 0 && mantissa == 0) v = 0.0L;
+  else if (exponent == 0x7FFF) v = (mantissa << 1) == 0 ? __builtin_infl() : __builtin_nanl("");
+  else v = std::ldexp(static_cast<long double>(mantissa), exponent - 16383 - 63);
+  return negative ? -v : v;
+}
+}  // namespace
+
+std::optional<std::uint64_t> get_special_register(const wire::SpecialRegisters& s, std::string_view name) {
+  auto& m = const_cast<wire::SpecialRegisters&>(s);
+  if (auto* f = special_field(m, name)) return *f;
+  if (auto* f = special_field16(m, name)) return *f;
+  return std::nullopt;
+}
+
+bool set_special_register(wire::SpecialRegisters& s, std::string_view name, std::uint64_t value) {
+  if (auto* f = special_field(s, name)) {
+    *f = value;
+    return true;
+  }
+  if (auto* f = special_field16(s, name)) {
+    *f = static_cast<std::uint16_t>(value);
+    return true;
+  }
+  return false;
+}
+
+unsigned special_register_bits(std::string_view name) {
+  for (const auto& sp : kSpecials)
+    if (sp.name == name) return sp.bits;
+  return 0;
+}
+
+std::optional<std::string> extended_register_text(const Context& ctx, std::string_view name) {
+  if (name == "mxcsr") return fmt::format("mxcsr={:08x}", ctx.mx_csr);
+  if (const int x = indexed(name, "xmm", 16); x >= 0) {
+    const auto& r = ctx.flt_save.xmm_registers[static_cast<std::size_t>(x)];
+    std::string text = fmt::format("{}=", name);
+    for (int lane = 3; lane >= 0; --lane) {
+      std::uint32_t bits = 0;
+      for (int b = 3; b >= 0; --b) bits = (bits << 8) | r[static_cast<std::size_t>(lane * 4 + b)];
+      text += fmt::format("{}{:g}", lane == 3 ? "" : " ", std::bit_cast<float>(bits));
+    }
+    return text;
+  }
+  if (const int st = indexed(name, "st", 8); st >= 0)
+    return fmt::format("{}={:.21e}", name, x87_value(ctx.flt_save.float_registers[static_cast<std::size_t>(st)]));
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> get_extended_register(const Context& ctx, std::string_view name) {
+  if (name == "mxcsr") return ctx.mx_csr;
+  if (const int x = indexed(name, "xmm", 16); x >= 0) {
+    std::uint64_t v = 0;
+    for (int b = 7; b >= 0; --b) v = (v << 8) | ctx.flt_save.xmm_registers[static_cast<std::size_t>(x)][static_cast<std::size_t>(b)];
+    return v;
+  }
+  return std::nullopt;
 }
 
 std::string flags_text(std::uint32_t efl) {

@@ -20,8 +20,10 @@ namespace {
 
 std::vector<std::string> golden_names() {
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(OPENKD_GOLDEN_DIR))
-    if (entry.path().extension() == ".in") names.push_back(entry.path().stem().string());
+  // Sub-folders hold one part's scripts each (golden/cmdlang/scripting.in names "cmdlang/scripting").
+  for (const auto& entry : fs::recursive_directory_iterator(OPENKD_GOLDEN_DIR))
+    if (entry.path().extension() == ".in")
+      names.push_back((fs::relative(entry.path(), OPENKD_GOLDEN_DIR).parent_path() / entry.path().stem()).generic_string());
   std::ranges::sort(names);
   return names;
 }
@@ -42,7 +44,9 @@ void replace_all(std::string& text, std::string_view from, std::string_view to) 
 struct ScratchDir {
   fs::path path;
   explicit ScratchDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("openkd-golden-" + name + "-" + std::to_string(::getpid()));
+    std::string flat = name;
+    std::ranges::replace(flat, '/', '-');
+    path = fs::temp_directory_path() / ("openkd-golden-" + flat + "-" + std::to_string(::getpid()));
     fs::create_directories(path);
   }
   ~ScratchDir() {

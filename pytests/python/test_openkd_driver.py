@@ -89,7 +89,7 @@ def test_load_and_unload_on_demand(kd_session, kdsim, cpus):
 @MANUAL
 def test_load_stops_at_the_module_load_event_with_sxe_ld(kd_session, kdsim):
     dbg = kd_session
-    dbg.execute("sxe ld")
+    dbg.execute("sxe ld; sxe ud")  # KD: ld and ud are separate filters
     dbg.continue_(wait=False)
     done = []
     loader = threading.Thread(target=lambda: done.append(kdsim.load_driver(timeout=60)))

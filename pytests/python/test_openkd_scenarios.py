@@ -76,7 +76,7 @@ def test_step_moves_one_instruction(kd_session, kdsim, cpus):
 @THREE_BUILDS
 def test_module_load_and_unload_events(kd_session):
     dbg = kd_session
-    dbg.execute("sxe ld")
+    dbg.execute("sxe ld; sxe ud")  # KD: ld and ud are separate filters
     seen = []
     deadline = time.monotonic() + 60
     while len({s.reason for s in seen}) < 2 and time.monotonic() < deadline:

@@ -94,7 +94,11 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   };
 
   session.set_callbacks(debugger::TargetCallbacks{
-      [&out](std::string_view text) { out.write(text); },
+      [&out, &engine_ptr](std::string_view text) {
+        // The `out` filter: sxi out hides the target's debug output.
+        if (auto* e = engine_ptr.load(); e && !e->shows_target_output()) return;
+        out.write(text);
+      },
       on_target_prompt,
       [&out, &opt](std::string_view line) {
         if (opt.verbose) out.write_line(fmt::format("KDTARGET: {}\n", line));
@@ -131,6 +135,14 @@ int run_target_session(const kd::Options& opt, const backends::ConnectSpec& spec
   }
   if (opt.break_on_connect) session.request_break();
   auto first = session.wait_for_stop();
+  // Without -b, kd waits for the target to stop on its own: a module load or
+  // unload the filters ignore (sx: ld, ud, iml) is passed over, as KD does.
+  {
+    commands::EngineOptions defaults;
+    defaults.break_on_module_load = opt.break_on_first_module;
+    while (first && !opt.break_on_connect && commands::Engine::passes_over_at_connect(*first, defaults))
+      first = session.resume(debugger::ResumeOptions{wire::kDbgContinue, false, 0, first->break_requested});
+  }
   if (!first) {
     std::fprintf(stderr, "kd: %s\n", first.error().message.c_str());
     stop_signals();
