@@ -291,16 +291,21 @@ std::string hex_or_unknown(std::optional<std::uint64_t> v, int width) {
   return v ? fmt::format("{:0{}x}", *v, width) : std::string("????");
 }
 
-CommandResult<types::TypeProvider*> need_types(EngineCore& core, std::string_view command) {
+// The extension needs nt's `type`: without a provider, or when nt's PDB (the
+// provider's source) does not have it, say so and how to get it.
+CommandResult<types::TypeProvider*> need_types(EngineCore& core, std::string_view command, std::string_view type) {
   if (!core.type_provider)
     return std::unexpected(CommandError::plain(fmt::format(
         "{}: no type information for nt (no type provider is connected; PDB types come with symbols)", command)));
+  if (!core.type_provider->find("nt", type))
+    return std::unexpected(CommandError::plain(fmt::format(
+        "{}: no type information for nt!{} (nt's PDB was not found: see .sympath and .reload /f nt)", command, type)));
   return core.type_provider.get();
 }
 
 // !process [0 0] [image]: the processes on PsActiveProcessHead (EPROCESS.ActiveProcessLinks).
 CommandResult<> cmd_process(EngineCore& core, Invocation& call) {
-  auto provider = need_types(core, "!process");
+  auto provider = need_types(core, "!process", "_EPROCESS");
   if (!provider) return std::unexpected(provider.error());
   std::vector<std::uint64_t> numbers;
   std::string image;
@@ -371,7 +376,7 @@ CommandResult<> cmd_process(EngineCore& core, Invocation& call) {
 
 // !thread [address]: a thread's ids, TEB, state and owning process.
 CommandResult<> cmd_thread(EngineCore& core, Invocation& call) {
-  auto provider = need_types(core, "!thread");
+  auto provider = need_types(core, "!thread", "_ETHREAD");
   if (!provider) return std::unexpected(provider.error());
   std::uint64_t thread = 0;
   if (!call.args.at_end()) {
@@ -430,7 +435,7 @@ CommandResult<std::uint64_t> processor_block(EngineCore& core, Invocation& call,
 
 // !pcr [n]: the processor control region's fields, as KD lists them.
 CommandResult<> cmd_pcr(EngineCore& core, Invocation& call) {
-  auto provider = need_types(core, "!pcr");
+  auto provider = need_types(core, "!pcr", "_KPCR");
   if (!provider) return std::unexpected(provider.error());
   auto pcr = processor_block(core, call, "!pcr", 0);
   if (!pcr) return std::unexpected(pcr.error());
@@ -456,7 +461,7 @@ CommandResult<> cmd_pcr(EngineCore& core, Invocation& call) {
 
 // !prcb [n]: the processor control block's threads and numbers.
 CommandResult<> cmd_prcb(EngineCore& core, Invocation& call) {
-  auto provider = need_types(core, "!prcb");
+  auto provider = need_types(core, "!prcb", "_KPRCB");
   if (!provider) return std::unexpected(provider.error());
   auto prcb = processor_block(core, call, "!prcb", 1);
   if (!prcb) return std::unexpected(prcb.error());

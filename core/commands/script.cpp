@@ -229,8 +229,10 @@ private:
     }
     if (name.name == ".foreach") return foreach(i, start, after);
     if (name.name == "j") return jump(i, start, after);
-    if (name.name == "as" && (after == text_.size() || is_space(text_[after]))) {
-      // `as` takes the rest of the line, `;` included (aS stops at `;`).
+    if ((name.name == "as" && (after == text_.size() || is_space(text_[after]))) || name.name == ".sympath" ||
+        name.name == ".sympath+") {
+      // `as` takes the rest of the line, `;` included (aS stops at `;`); so does
+      // .sympath[+]: a symbol path is ';'-separated, as in KD.
       const bool phrase = text_.substr(start, 2) == "aS";
       std::size_t end = phrase ? command_end(text_, after) : line_end(text_, after);
       core_.run_command(CommandText{text_.substr(start, end - start), col(start)});

@@ -44,7 +44,10 @@ def test_basics_over_a_pipe_match_the_golden_transcript(kdsim, cpus):
 
 def test_embedded_simulator_gives_the_same_session_as_kdsim(kdsim):
     sim = kdsim("--break-on-boot", "--seed", "1")
-    rc_pipe, out_pipe, _ = run_kd(["-k", sim.connect], BASICS)
+    # -k sim finds its kernel's PDBs by default; kd on a pipe is told where they are.
+    from kd_helpers import build_dir
+    kernel = build_dir() / "simulator/kernel"
+    rc_pipe, out_pipe, _ = run_kd(["-k", sim.connect, "-y", f"{kernel}/builds/19041;{kernel}"], BASICS)
     rc_sim, out_sim, err = run_kd(["-k", "sim:seed=1"], BASICS)
     assert rc_pipe == 0 and rc_sim == 0, err
     from kd_helpers import normalise

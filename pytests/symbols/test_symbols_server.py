@@ -174,4 +174,5 @@ def test_sympath_takes_the_whole_line_and_sympath_plus_appends(tmp_path):
     assert f"Symbol search path is: {tmp_path / 'none'};{tmp_path / 'empty'};{kernel_dir()}" in out
     assert "Unknown command" not in out
     assert f"(pdb symbols)          {kernel_dir()}/simdrv.pdb" in module_line(out, "simdrv")
-    assert f"(pdb symbols)          {kernel_dir()}/simkrnl.pdb" in module_line(out, "nt")
+    # nt's PDB came from -k sim's default path (its build's folder) before the path changed.
+    assert re.search(r"\(pdb symbols\)\s+\S+/simkrnl\.pdb", module_line(out, "nt")), out
