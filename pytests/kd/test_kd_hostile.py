@@ -4,6 +4,9 @@ asked for, short bodies, impossible state changes, bursts of RESETs, prints and
 garbage. Whatever the seed, kd never crashes, keeps its memory bounded, ends
 within its deadlines and says what went wrong instead of printing silence."""
 import re
+import signal
+import threading
+import time
 
 import pytest
 
@@ -26,6 +29,17 @@ COMPLAINTS = re.compile(r"Memory read failed|malformed|did not answer|refused|fa
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_kd_survives_a_mutating_target(tmp_path, seed):
     kd = Watched(tmp_path, "mutate", seed=seed, rate=0.35)
+
+    # A target may mangle the stop that should end `g` (or a processor switch):
+    # kd then waits as KD does, until the user presses Ctrl-C. So does this test,
+    # every 3 s after the first 15, which breaks in and lets the script go on.
+    def press_ctrl_c():
+        time.sleep(15)
+        while kd.proc.poll() is None:
+            kd.proc.send_signal(signal.SIGINT)
+            time.sleep(3)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
     rc, out = kd.run(SCRIPT, timeout=150)
     print(f"\nseed {seed}: mutations sent {kd.target.mutations}")
     kd.report(f"mutate seed {seed}")

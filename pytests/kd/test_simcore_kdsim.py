@@ -50,8 +50,9 @@ def test_detach_freeze_keeps_the_stop_for_the_next_debugger(kdsim):
 def test_detach_run_lets_the_kernel_run_on(kdsim):
     sim = kdsim("--break-on-boot", "--seed", "1", "--on-detach", "run")
     rip = stopped_at_dbgprint(sim)
-    # The kernel ran on: the next kd breaks in somewhere else.
-    rc, out, err = run_kd(["-k", sim.connect], "r rip\nq\n")
+    # The kernel ran on: the next kd breaks in (-b: a running target reports no
+    # stop of its own) somewhere else.
+    rc, out, err = run_kd(["-k", sim.connect, "-b"], "r rip\nq\n")
     assert rc == 0, err
     rips = RIP.findall(out)
     assert len(rips) == 1 and rips[0] != rip, out
